@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	sealfs "github.com/sealfs/sealfs/fs"
+	"github.com/sealfs/sealfs/store"
+)
+
+// The daemon owns the store's Badger database while mounted, so other
+// commands ask it over a unix socket in the store directory. The socket is
+// 0600 inside a 0700 store: only the store's owner can talk to it.
+func socketPath(storeDir string) string { return filepath.Join(storeDir, "sealfs.sock") }
+
+type control struct {
+	srv  *http.Server
+	path string
+}
+
+func startControl(st *store.Store, fsys *sealfs.FS) (*control, error) {
+	p := socketPath(st.Dir)
+	// We hold the store lock, so a socket left here is stale.
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ls", func(w http.ResponseWriter, r *http.Request) {
+		if err := fsys.SyncAll(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rows, err := listPath(st.Meta, r.URL.Query().Get("path"), r.URL.Query().Get("recursive") == "1")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(rows)
+	})
+	c := &control{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, path: p}
+	go c.srv.Serve(ln)
+	return c, nil
+}
+
+func (c *control) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.srv.Shutdown(ctx)
+	os.Remove(c.path)
+	return err
+}
+
+// daemonClient returns an HTTP client that talks to the daemon of storeDir,
+// or nil when no daemon answers there.
+func daemonClient(storeDir string) *http.Client {
+	p := socketPath(storeDir)
+	conn, err := net.DialTimeout("unix", p, time.Second)
+	if err != nil {
+		return nil
+	}
+	conn.Close()
+	return &http.Client{
+		Timeout: time.Minute,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", p)
+		}},
+	}
+}

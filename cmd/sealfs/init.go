@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/store"
+)
+
+func runInit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("init", "[--store DIR] [--key-file FILE]", stdout)
+	var loc location
+	loc.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return badInput("unexpected argument %q", fs.Arg(0))
+	}
+	if err := loc.resolve(); err != nil {
+		return err
+	}
+	if store.Exists(loc.store) {
+		return badInput("store %s already exists; refusing to overwrite it", loc.store)
+	}
+	if _, err := os.Lstat(loc.keyFile); err == nil {
+		return badInput("key file %s already exists; refusing to overwrite it", loc.keyFile)
+	}
+	return initStore(loc, stderr)
+}
+
+// initStore creates the key file (unless one exists) and the store. The
+// warning goes to stderr so it is seen even when stdout is captured.
+func initStore(loc location, stderr io.Writer) error {
+	key, err := crypto.LoadKeyFile(loc.keyFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if key, err = crypto.CreateKeyFile(loc.keyFile); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "sealfs: created master key %s\n", loc.keyFile)
+		fmt.Fprintf(stderr, "sealfs: WARNING: keep a copy of this key somewhere safe; without it the data in %s cannot be read by anyone\n", loc.store)
+	case err != nil:
+		return usageError{err}
+	}
+	if err := store.Init(loc.store, key); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "sealfs: created store %s\n", loc.store)
+	return nil
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sealfs/sealfs/meta"
+)
+
+// listEntry is one row of `sealfs ls`, and its JSON form.
+type listEntry struct {
+	Name      string    `json:"name"`
+	Path      string    `json:"path"`
+	Type      string    `json:"type"`
+	Size      uint64    `json:"size"`
+	Encrypted bool      `json:"encrypted"`
+	Modified  time.Time `json:"modified"`
+}
+
+// listPath lists directory p of the filesystem in m (its entries, or the
+// whole subtree when recursive); a file path lists that file alone.
+func listPath(m *meta.Store, p string, recursive bool) ([]listEntry, error) {
+	p = path.Clean("/" + p)
+	var out []listEntry
+	err := m.View(func(tx *meta.Tx) error {
+		ino, err := resolvePath(tx, p)
+		if err != nil {
+			return err
+		}
+		in, err := tx.Inode(ino)
+		if err != nil {
+			return err
+		}
+		if in.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+			e, err := describe(tx, path.Base(p), p, in)
+			out = append(out, e)
+			return err
+		}
+		return listDir(tx, ino, p, recursive, &out)
+	})
+	return out, err
+}
+
+func listDir(tx *meta.Tx, dir meta.Ino, dirPath string, recursive bool, out *[]listEntry) error {
+	var entries []meta.Entry
+	if err := tx.Entries(dir, func(e meta.Entry) bool {
+		entries = append(entries, e)
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		in, err := tx.Inode(e.Ino)
+		if err != nil {
+			return err
+		}
+		p := path.Join(dirPath, e.Name)
+		row, err := describe(tx, e.Name, p, in)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, row)
+		if recursive && e.Mode == syscall.S_IFDIR {
+			if err := listDir(tx, e.Ino, p, true, out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func describe(tx *meta.Tx, name, p string, in meta.Inode) (listEntry, error) {
+	e := listEntry{Name: name, Path: p, Size: in.Size, Modified: in.ModTime().UTC()}
+	switch in.Mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		e.Type, e.Size = "dir", 0
+	case syscall.S_IFLNK:
+		e.Type = "symlink"
+	case syscall.S_IFREG:
+		e.Type = "file"
+		c, err := tx.Content(in.Ino)
+		if err != nil {
+			return e, err
+		}
+		e.Encrypted = c.Encrypted
+	default:
+		e.Type = "special"
+	}
+	return e, nil
+}
+
+func resolvePath(tx *meta.Tx, p string) (meta.Ino, error) {
+	ino := meta.RootIno
+	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		e, err := tx.Lookup(ino, name)
+		if errors.Is(err, meta.ErrNotFound) {
+			return 0, fmt.Errorf("%s: no such file or directory", p)
+		}
+		if err != nil {
+			return 0, err
+		}
+		ino = e.Ino
+	}
+	return ino, nil
+}

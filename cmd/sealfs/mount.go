@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/sealfs/sealfs/crypto"
+	sealfs "github.com/sealfs/sealfs/fs"
+	"github.com/sealfs/sealfs/store"
+)
+
+// groupCommitInterval bounds how long closed files wait to reach the disk.
+const groupCommitInterval = time.Second
+
+func runMount(args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("mount", "[--store DIR] [--key-file FILE] [--allow-other] [--no-init] MOUNTPOINT", stdout)
+	var loc location
+	loc.register(fl)
+	allowOther := fl.Bool("allow-other", false, "let other users access the mount (the kernel still enforces modes and owners)")
+	noInit := fl.Bool("no-init", false, "fail instead of creating a missing store")
+	debug := fl.Bool("debug", false, "log every FUSE request")
+	if err := parseFlags(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() != 1 {
+		return badInput("want exactly one MOUNTPOINT, got %d arguments", fl.NArg())
+	}
+	if err := loc.resolve(); err != nil {
+		return err
+	}
+	mnt, err := checkMountpoint(fl.Arg(0))
+	if err != nil {
+		return err
+	}
+	if !store.Exists(loc.store) {
+		if *noInit {
+			return badInput("store %s does not exist (run sealfs init, or mount without --no-init)", loc.store)
+		}
+		if err := initStore(loc, stderr); err != nil {
+			return err
+		}
+	}
+	key, err := crypto.LoadKeyFile(loc.keyFile)
+	if err != nil {
+		return usageError{err}
+	}
+	st, err := store.Open(loc.store, key)
+	if errors.Is(err, store.ErrWrongKey) || errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrNotExist) {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	return serve(st, mnt, *allowOther, *debug, stderr)
+}
+
+// serve mounts the open store at mnt and blocks until it is unmounted.
+func serve(st *store.Store, mnt string, allowOther, debug bool, stderr io.Writer) (err error) {
+	defer func() {
+		if cerr := st.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	fsys, err := sealfs.New(sealfs.Config{
+		Meta: st.Meta, Data: st, Wrapper: st.Wrapper, BlockSize: st.Config.BlockSize, Log: log,
+		RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()),
+	})
+	if err != nil {
+		return err
+	}
+	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(allowOther, debug))
+	if err != nil {
+		return usageError{fmt.Errorf("mount %s: %w", mnt, err)}
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go fsys.SyncLoop(ctx, groupCommitInterval)
+	ctl, err := startControl(st, fsys)
+	if err != nil {
+		server.Unmount()
+		return err
+	}
+	defer ctl.Close()
+	go unmountOnSignal(ctx, server, mnt, log)
+	log.Info("mounted", "store", st.Dir, "mountpoint", mnt)
+	server.Wait()
+	stop()
+	if err := fsys.SyncAll(); err != nil {
+		return fmt.Errorf("final sync: %w", err)
+	}
+	log.Info("unmounted", "mountpoint", mnt)
+	return nil
+}
+
+// unmountOnSignal unmounts on SIGINT or SIGTERM; a busy mount is retried,
+// because a lazy unmount would hide files still being written.
+func unmountOnSignal(ctx context.Context, server interface{ Unmount() error }, mnt string, log *slog.Logger) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-sigs:
+			log.Info("unmounting", "signal", sig.String())
+			if err := server.Unmount(); err != nil {
+				log.Error("unmount failed; close files on the mount and signal again", "mountpoint", mnt, "err", err)
+			}
+		}
+	}
+}
+
+// checkMountpoint resolves mnt and refuses what cannot be mounted on: a
+// missing path, a non-directory, or a directory that is already a mount.
+func checkMountpoint(mnt string) (string, error) {
+	abs, err := filepath.Abs(mnt)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if errors.Is(err, syscall.ENOTCONN) {
+		return "", badInput("mountpoint %s is a stale FUSE mount; run: umount %s", abs, abs)
+	}
+	if err != nil {
+		return "", badInput("mountpoint: %v", err)
+	}
+	if !fi.IsDir() {
+		return "", badInput("mountpoint %s is not a directory", abs)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	mounted, err := isMountpoint(abs)
+	if err != nil {
+		return "", err
+	}
+	if mounted {
+		return "", badInput("mountpoint %s is busy: something is already mounted there", abs)
+	}
+	return abs, nil
+}
+
+// isMountpoint reports whether dir is the mount point of a mounted filesystem.
+func isMountpoint(dir string) (bool, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false, fmt.Errorf("read mount table: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && unescapeMountPath(fields[4]) == dir {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
+}
+
+// unescapeMountPath undoes the octal escapes (\040 for space, ...) of mountinfo.
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var c byte
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
+				b.WriteByte(c)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

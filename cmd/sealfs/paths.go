@@ -1,0 +1,52 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+)
+
+// location is where a command finds its store and key file: flags win over
+// SEALFS_STORE / SEALFS_KEY_FILE, which win over the XDG defaults.
+type location struct {
+	store, keyFile string
+}
+
+func (l *location) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.store, "store", "", "store directory (default $SEALFS_STORE, else $XDG_DATA_HOME/sealfs)")
+	fs.StringVar(&l.keyFile, "key-file", "", "master key file (default $SEALFS_KEY_FILE, else $XDG_CONFIG_HOME/sealfs/master.key)")
+}
+
+// resolve fills in defaults and makes both paths absolute, since the daemon
+// does not stay in the directory it was started from.
+func (l *location) resolve() error {
+	if l.store == "" {
+		l.store = os.Getenv("SEALFS_STORE")
+	}
+	if l.store == "" {
+		l.store = filepath.Join(xdgDir("XDG_DATA_HOME", ".local", "share"), "sealfs")
+	}
+	if l.keyFile == "" {
+		l.keyFile = os.Getenv("SEALFS_KEY_FILE")
+	}
+	if l.keyFile == "" {
+		l.keyFile = filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "sealfs", "master.key")
+	}
+	var err error
+	if l.store, err = filepath.Abs(l.store); err != nil {
+		return err
+	}
+	l.keyFile, err = filepath.Abs(l.keyFile)
+	return err
+}
+
+func xdgDir(env string, fallback ...string) string {
+	if d := os.Getenv(env); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/"
+	}
+	return filepath.Join(append([]string{home}, fallback...)...)
+}

@@ -1,0 +1,9 @@
+package crypto
+
+// CreateFileWithID is CreateFile with a file ID chosen by the caller, who
+// names the ciphertext file after it. The ID should be fresh (NewFileID):
+// the DEK is fresh either way, so a repeated ID weakens nothing but the
+// uniqueness of names.
+func CreateFileWithID(w *Wrapper, b Backing, fileID FileID, blockSize int) (*File, error) {
+	return createFile(w, b, fileID, blockSize)
+}

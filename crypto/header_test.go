@@ -1,0 +1,78 @@
+package crypto_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/sealfs/sealfs/crypto"
+)
+
+func validHeader(t testing.TB) crypto.Header {
+	t.Helper()
+	w := fixedWrapper(t)
+	id := crypto.FileID{1, 2, 3}
+	wrapped, err := w.NewDEK(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crypto.Header{Version: crypto.Version, BlockSize: B, FileID: id, KeyID: w.KeyID(), WrappedDEK: wrapped}
+}
+
+func TestHeaderRoundTrip(t *testing.T) {
+	h := validHeader(t)
+	b, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != crypto.HeaderSize {
+		t.Fatalf("header is %d bytes, want %d", len(b), crypto.HeaderSize)
+	}
+	if string(b[:8]) != "SEALFSCT" {
+		t.Fatalf("magic %q", b[:8])
+	}
+	h2, err := crypto.ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.Version != h.Version || h2.BlockSize != h.BlockSize || h2.FileID != h.FileID ||
+		h2.KeyID != h.KeyID || !bytes.Equal(h2.WrappedDEK, h.WrappedDEK) {
+		t.Fatalf("round trip: %+v, want %+v", h2, h)
+	}
+}
+
+func TestHeaderInvalid(t *testing.T) {
+	good, _ := (func() *crypto.Header { h := validHeader(t); return &h })().MarshalBinary()
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"short magic", good[:5]},
+		{"short", good[:crypto.HeaderSize-1]},
+		{"long", append(bytes.Clone(good), 0)},
+		{"version 0", patch(good, 8, 0, 0)},
+		{"version 2", patch(good, 8, 0, 2)},
+		{"block size 0", patch(good, 10, 0, 0, 0, 0)},
+		{"block size 15", patch(good, 10, 0, 0, 0, 15)},
+		{"block size 16 MiB + 1", patch(good, 10, 1, 0, 0, 1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := crypto.ParseHeader(tt.b); !errors.Is(err, crypto.ErrAuth) {
+				t.Fatalf("ParseHeader: %v, want ErrAuth", err)
+			}
+		})
+	}
+	h := validHeader(t)
+	h.WrappedDEK = h.WrappedDEK[:10]
+	if _, err := h.MarshalBinary(); err == nil {
+		t.Fatal("marshalled a header with a short wrapped DEK")
+	}
+}
+
+func patch(b []byte, off int, v ...byte) []byte {
+	b = bytes.Clone(b)
+	copy(b[off:], v)
+	return b
+}

@@ -1,0 +1,127 @@
+package crypto
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+)
+
+// FileID identifies one content file; it is random, chosen at creation.
+type FileID [16]byte
+
+// NewFileID returns a random file ID.
+func NewFileID() (FileID, error) {
+	var id FileID
+	if _, err := rand.Read(id[:]); err != nil {
+		return id, fmt.Errorf("new file ID: %w", err)
+	}
+	return id, nil
+}
+
+// String returns the file ID in lowercase hex.
+func (id FileID) String() string { return hex.EncodeToString(id[:]) }
+
+// WrappedDEKSize is the size of a wrapped DEK: nonce(12) || sealed DEK(32) || tag(16).
+const WrappedDEKSize = 12 + KeySize + 16
+
+// Wrapper wraps and unwraps per-file DEKs with a key derived from the master
+// key (HKDF label "sealfs dek-wrap v1"), using AES-256-GCM with a random
+// nonce. The AAD is fileID || keyID, so a wrapped DEK cannot be moved to
+// another file's header or presented as belonging to another key. A Wrapper
+// is safe for concurrent use.
+type Wrapper struct {
+	aead  cipher.AEAD
+	keyID KeyID
+}
+
+// NewWrapper returns the DEK wrapper for k.
+func NewWrapper(k *MasterKey) *Wrapper {
+	kek := k.derive(labelDEKKey, KeySize)
+	defer clear(kek)
+	return &Wrapper{aead: newAEAD(kek), keyID: k.ID()}
+}
+
+// KeyID returns the ID of the master key this wrapper uses.
+func (w *Wrapper) KeyID() KeyID { return w.keyID }
+
+// NewDEK returns a fresh random DEK for fileID, wrapped; the plain DEK never
+// leaves the package.
+func (w *Wrapper) NewDEK(fileID FileID) (wrapped []byte, err error) {
+	var dek [KeySize]byte
+	defer clear(dek[:])
+	if _, err := rand.Read(dek[:]); err != nil {
+		return nil, fmt.Errorf("new DEK: %w", err)
+	}
+	return w.wrap(fileID, dek[:]), nil
+}
+
+// CheckWrapped reports whether wrapped is a DEK this wrapper can unwrap for
+// fileID under keyID: nil, or an error wrapping ErrWrongKey.
+func (w *Wrapper) CheckWrapped(fileID FileID, keyID KeyID, wrapped []byte) error {
+	dek, err := w.unwrap(fileID, keyID, wrapped)
+	clear(dek)
+	return err
+}
+
+// Rewrap moves a header from the master key behind from to the one behind
+// to: it unwraps the DEK and wraps it again, changing only KeyID and
+// WrappedDEK. Content blocks do not depend on either, so key rotation
+// rewrites HeaderSize bytes per file and nothing else.
+func Rewrap(from, to *Wrapper, h Header) (Header, error) {
+	dek, err := from.unwrap(h.FileID, h.KeyID, h.WrappedDEK)
+	if err != nil {
+		return Header{}, fmt.Errorf("rewrap %s: %w", h.FileID, err)
+	}
+	defer clear(dek)
+	h.KeyID = to.keyID
+	h.WrappedDEK = to.wrap(h.FileID, dek)
+	return h, nil
+}
+
+func (w *Wrapper) wrap(fileID FileID, dek []byte) []byte {
+	aad := wrapAAD(fileID, w.keyID)
+	return w.aead.Seal(make([]byte, 0, WrappedDEKSize), nil, dek, aad[:])
+}
+
+// unwrap returns the plain DEK; the caller clears it.
+func (w *Wrapper) unwrap(fileID FileID, keyID KeyID, wrapped []byte) ([]byte, error) {
+	if keyID != w.keyID {
+		return nil, fmt.Errorf("file %s is sealed under key %s, have key %s: %w",
+			fileID, keyID, w.keyID, ErrWrongKey)
+	}
+	if len(wrapped) != WrappedDEKSize {
+		return nil, fmt.Errorf("wrapped DEK of file %s is %d bytes, want %d: %w",
+			fileID, len(wrapped), WrappedDEKSize, ErrAuth)
+	}
+	aad := wrapAAD(fileID, keyID)
+	dek, err := w.aead.Open(make([]byte, 0, KeySize), nil, wrapped, aad[:])
+	if err != nil {
+		// The key IDs match, so the key is right (barring a 2^-128 ID
+		// collision): the header was tampered with. Say both.
+		return nil, fmt.Errorf("unwrap DEK of file %s: %w (%w)", fileID, ErrWrongKey, ErrAuth)
+	}
+	return dek, nil
+}
+
+func wrapAAD(fileID FileID, keyID KeyID) (aad [32]byte) {
+	copy(aad[:16], fileID[:])
+	copy(aad[16:], keyID[:])
+	return aad
+}
+
+// newAEAD returns AES-256-GCM with random 96-bit nonces drawn from
+// crypto/rand's source on every Seal and stored in front of the ciphertext
+// (nonce || ciphertext || tag, 28 bytes of overhead).
+func newAEAD(key []byte) cipher.AEAD {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic("sealfs/crypto: aes: " + err.Error()) // only a bad key length fails
+	}
+	aead, err := cipher.NewGCMWithRandomNonce(block)
+	if err != nil {
+		panic("sealfs/crypto: gcm: " + err.Error())
+	}
+	return aead
+}

@@ -1,0 +1,226 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/meta"
+)
+
+var (
+	_ = (gofs.NodeOpener)((*node)(nil))
+	_ = (gofs.NodeReader)((*node)(nil))
+	_ = (gofs.NodeWriter)((*node)(nil))
+	_ = (gofs.NodeFlusher)((*node)(nil))
+	_ = (gofs.NodeFsyncer)((*node)(nil))
+	_ = (gofs.NodeReleaser)((*node)(nil))
+)
+
+// openFile is the content of a regular file while at least one handle is open.
+type openFile struct {
+	refs    int
+	id      crypto.FileID
+	data    *os.File
+	content *crypto.File
+	dirty   bool  // size or mtime changed since they were last saved
+	mtime   int64 // of the last write, valid when dirty
+}
+
+// handle is the FileHandle go-fuse passes back; all state is on the node.
+type handle struct{}
+
+// Open opens a regular file's content, sharing it between handles.
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.acquireLocked(); err != nil {
+		return nil, 0, n.contentErrno("open", err)
+	}
+	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if err := n.truncateLocked(0); err != nil {
+			n.releaseLocked()
+			return nil, 0, n.contentErrno("truncate", err)
+		}
+	}
+	return &handle{}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// acquireLocked opens the content if no handle has, and counts one more user.
+func (n *node) acquireLocked() error {
+	if n.open != nil {
+		n.open.refs++
+		return nil
+	}
+	var in meta.Inode
+	var c meta.Content
+	err := n.fsys.meta.View(func(tx *meta.Tx) (err error) {
+		if in, err = tx.Inode(n.ino); err != nil {
+			return err
+		}
+		c, err = tx.Content(n.ino)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	id := crypto.FileID(c.FileID)
+	data, err := n.fsys.data.OpenData(id)
+	if err != nil {
+		return err
+	}
+	content, err := crypto.OpenFile(n.fsys.wrapper, data)
+	if err == nil && (content.Header().FileID != id || uint64(content.Size()) != in.Size) {
+		// A ciphertext that was cut, extended or swapped for another file's.
+		err = crypto.ErrAuth
+	}
+	if err != nil {
+		data.Close()
+		return err
+	}
+	n.open = &openFile{refs: 1, id: id, data: data, content: content}
+	return nil
+}
+
+// releaseLocked drops one user; the last one saves and closes the content.
+func (n *node) releaseLocked() error {
+	o := n.open
+	o.refs--
+	if o.refs > 0 {
+		return nil
+	}
+	err := n.saveLocked()
+	if cerr := o.data.Close(); err == nil {
+		err = cerr
+	}
+	n.open = nil
+	return err
+}
+
+// saveLocked writes buffered ciphertext and saves size and mtime, so the
+// file survives a kill of the daemon.
+func (n *node) saveLocked() error {
+	o := n.open
+	if err := o.content.Flush(); err != nil {
+		return err
+	}
+	if !o.dirty {
+		return nil
+	}
+	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
+		in, err := tx.Inode(n.ino)
+		if err != nil {
+			return err
+		}
+		c, err := tx.Content(n.ino)
+		if err != nil {
+			return err
+		}
+		in.Size = uint64(o.content.Size())
+		in.Mtime, in.Ctime = o.mtime, o.mtime
+		c.Version++
+		c.Sync = meta.SyncPending
+		if err := tx.PutContent(n.ino, c); err != nil {
+			return err
+		}
+		return tx.PutInode(in)
+	})
+	if err != nil {
+		return err
+	}
+	o.dirty = false
+	n.fsys.markTouched(o.id)
+	return nil
+}
+
+// Read decrypts from the content; authentication failures become EIO.
+func (n *node) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.open == nil {
+		return nil, syscall.EBADF
+	}
+	nr, err := n.open.content.ReadAt(dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, n.contentErrno("read", err)
+	}
+	return fuse.ReadResultData(dest[:nr]), 0
+}
+
+// Write seals data into the content at off.
+func (n *node) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.open == nil {
+		return 0, syscall.EBADF
+	}
+	nw, err := n.open.content.WriteAt(data, off)
+	if nw > 0 {
+		n.open.dirty = true
+		n.open.mtime = time.Now().UnixNano()
+	}
+	if err != nil {
+		return uint32(nw), n.contentErrno("write", err)
+	}
+	return uint32(nw), 0
+}
+
+// Flush runs at every close(2): what was written survives a kill -9 from here on.
+func (n *node) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.open == nil {
+		return 0
+	}
+	return n.contentErrno("flush", n.saveLocked())
+}
+
+// Fsync makes the content and its metadata durable on disk.
+func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.open == nil {
+		return 0
+	}
+	if err := n.saveLocked(); err != nil {
+		return n.contentErrno("fsync", err)
+	}
+	if err := n.open.data.Sync(); err != nil {
+		return n.contentErrno("fsync", err)
+	}
+	return n.contentErrno("fsync", n.fsys.meta.Sync())
+}
+
+// Release runs when the last reference to a handle goes away.
+func (n *node) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.open == nil {
+		return 0
+	}
+	return n.contentErrno("release", n.releaseLocked())
+}
+
+// contentErrno logs a content failure with the file's path (never its bytes)
+// and maps it to an errno.
+func (n *node) contentErrno(op string, err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	errno := toErrno(err)
+	if errno == syscall.EIO {
+		attrs := []any{"op", op, "path", n.path(), "ino", uint64(n.ino), "err", err}
+		if errors.Is(err, crypto.ErrAuth) {
+			n.fsys.log.Error("ciphertext failed authentication: file is damaged or was tampered with", attrs...)
+		} else {
+			n.fsys.log.Error("content I/O failed", attrs...)
+		}
+	}
+	return errno
+}

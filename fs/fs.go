@@ -1,0 +1,218 @@
+// Package fs is the sealfs FUSE node tree (go-fuse v2). Metadata lives in
+// meta, ciphertext in files of a DataStore, and content is sealed with
+// crypto.File; fs only translates POSIX calls into those.
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/meta"
+	"golang.org/x/sys/unix"
+)
+
+// DataStore holds the ciphertext files, one per content version.
+type DataStore interface {
+	CreateData(id crypto.FileID) (*os.File, error)
+	OpenData(id crypto.FileID) (*os.File, error)
+	RemoveData(id crypto.FileID) error
+	SyncDataDir(id crypto.FileID) error
+	Statfs() (unix.Statfs_t, error)
+}
+
+// Config wires a filesystem to its parts.
+type Config struct {
+	Meta      *meta.Store
+	Data      DataStore
+	Wrapper   *crypto.Wrapper
+	BlockSize int
+	Log       *slog.Logger
+	// Owner of the root directory when the store is new.
+	RootUID, RootGID uint32
+}
+
+// FS is one mounted sealfs filesystem.
+type FS struct {
+	meta      *meta.Store
+	data      DataStore
+	wrapper   *crypto.Wrapper
+	blockSize int
+	log       *slog.Logger
+	root      *node
+
+	// nsMu serializes changes to the namespace (create, link, unlink,
+	// rename, ...). They touch several inodes at once; one lock keeps
+	// their read-modify-write of meta records simple and deadlock-free.
+	// Reads and writes of file content do not take it.
+	nsMu sync.Mutex
+
+	// touched lists the data files written since the last group commit,
+	// so SyncLoop can make them durable about once a second.
+	touchedMu sync.Mutex
+	touched   map[crypto.FileID]struct{}
+}
+
+// New opens the filesystem: it creates the root directory of a new store and
+// removes files that were unlinked while open when the last mount ended.
+func New(cfg Config) (*FS, error) {
+	if cfg.BlockSize == 0 {
+		cfg.BlockSize = crypto.DefaultBlockSize
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	f := &FS{
+		meta: cfg.Meta, data: cfg.Data, wrapper: cfg.Wrapper,
+		blockSize: cfg.BlockSize, log: cfg.Log,
+		touched: make(map[crypto.FileID]struct{}),
+	}
+	if err := f.ensureRoot(cfg.RootUID, cfg.RootGID); err != nil {
+		return nil, err
+	}
+	if err := f.removeOrphans(); err != nil {
+		return nil, err
+	}
+	f.root = &node{fsys: f, ino: meta.RootIno}
+	return f, nil
+}
+
+// Root is the node to pass to go-fuse's Mount.
+func (f *FS) Root() gofs.InodeEmbedder { return f.root }
+
+func (f *FS) ensureRoot(uid, gid uint32) error {
+	return f.meta.Update(func(tx *meta.Tx) error {
+		if _, err := tx.Inode(meta.RootIno); !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		now := time.Now().UnixNano()
+		return tx.PutInode(meta.Inode{
+			Ino: meta.RootIno, Mode: syscall.S_IFDIR | 0o755, Uid: uid, Gid: gid,
+			Nlink: 2, Atime: now, Mtime: now, Ctime: now,
+		})
+	})
+}
+
+func (f *FS) removeOrphans() error {
+	var orphans []meta.Ino
+	if err := f.meta.View(func(tx *meta.Tx) (err error) {
+		orphans, err = tx.Orphans()
+		return err
+	}); err != nil {
+		return fmt.Errorf("list orphans: %w", err)
+	}
+	for _, ino := range orphans {
+		if err := f.destroyInode(ino); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// destroyInode deletes an inode that has no names left, and its ciphertext.
+// Metadata goes first: a crash in between leaves an unreferenced data file,
+// never a record pointing at nothing.
+func (f *FS) destroyInode(ino meta.Ino) error {
+	var content *meta.Content
+	err := f.meta.Update(func(tx *meta.Tx) error {
+		content = nil
+		if c, err := tx.Content(ino); err == nil {
+			content = &c
+		} else if !errors.Is(err, meta.ErrNotFound) {
+			return err
+		}
+		return tx.DeleteInode(ino)
+	})
+	if err != nil {
+		return fmt.Errorf("delete inode %d: %w", ino, err)
+	}
+	if content != nil {
+		return f.data.RemoveData(content.FileID)
+	}
+	return nil
+}
+
+func (f *FS) markTouched(id crypto.FileID) {
+	f.touchedMu.Lock()
+	f.touched[id] = struct{}{}
+	f.touchedMu.Unlock()
+}
+
+// SyncAll makes every data file written so far and all metadata durable.
+func (f *FS) SyncAll() error {
+	f.touchedMu.Lock()
+	ids := f.touched
+	f.touched = make(map[crypto.FileID]struct{})
+	f.touchedMu.Unlock()
+	var firstErr error
+	for id := range ids {
+		if err := f.syncData(id); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if err := f.meta.SyncIfDirty(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
+}
+
+func (f *FS) syncData(id crypto.FileID) error {
+	d, err := f.data.OpenData(id)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // removed since it was written
+	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync data file %s: %w", id, err)
+	}
+	return f.data.SyncDataDir(id)
+}
+
+// SyncLoop is the group commit: about once a second it makes what was
+// written and closed durable, until ctx ends.
+func (f *FS) SyncLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := f.SyncAll(); err != nil {
+				f.log.Error("group commit", "err", err)
+			}
+		}
+	}
+}
+
+// MountOptions are the go-fuse options sealfs mounts with.
+func MountOptions(allowOther bool, debug bool) *gofs.Options {
+	entry, attr, negative := time.Second, time.Second, time.Second
+	return &gofs.Options{
+		MountOptions: fuse.MountOptions{
+			AllowOther: allowOther,
+			// The kernel checks modes and owners for every caller, as on ext4.
+			Options:      []string{"default_permissions"},
+			FsName:       "sealfs",
+			Name:         "sealfs",
+			MaxWrite:     1 << 20,
+			MaxReadAhead: 1 << 20,
+			DirectMount:  true,
+			Debug:        debug,
+		},
+		EntryTimeout:    &entry,
+		AttrTimeout:     &attr,
+		NegativeTimeout: &negative,
+	}
+}

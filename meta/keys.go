@@ -1,0 +1,30 @@
+package meta
+
+import "encoding/binary"
+
+// Key layout. Every key starts with a one-byte table tag; inode numbers are
+// big-endian so a prefix scan over a directory returns its entries in name
+// order.
+const (
+	tagInode   = 'i' // i <ino>          -> Inode
+	tagEntry   = 'e' // e <dir> <name>   -> Entry
+	tagContent = 'c' // c <ino>          -> Content
+	tagXattr   = 'x' // x <ino> <name>   -> raw value
+	tagOrphan  = 'o' // o <ino>          -> empty; unlinked while open
+	keyInoSeq  = "s/ino"
+)
+
+func inoKey(tag byte, ino Ino) []byte {
+	k := make([]byte, 9)
+	k[0] = tag
+	binary.BigEndian.PutUint64(k[1:], uint64(ino))
+	return k
+}
+
+func namedKey(tag byte, ino Ino, name string) []byte {
+	return append(inoKey(tag, ino), name...)
+}
+
+func inoFromKey(k []byte) Ino {
+	return Ino(binary.BigEndian.Uint64(k[1:9]))
+}

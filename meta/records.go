@@ -1,0 +1,62 @@
+// Package meta keeps sealfs metadata (inodes, directory entries, content
+// records, extended attributes) in an embedded Badger database that is
+// encrypted at rest. No Badger type appears in its API.
+package meta
+
+import "time"
+
+// Ino is an inode number. Numbers are never reused within one store, so they
+// are stable across mounts and safe for rsync -H and find -inum.
+type Ino uint64
+
+// RootIno is the inode number of the root directory.
+const RootIno Ino = 1
+
+// Inode holds the POSIX attributes of one file, directory or symlink.
+// Times are nanoseconds since the Unix epoch so they round-trip exactly.
+type Inode struct {
+	Ino    Ino    `json:"ino"`
+	Mode   uint32 `json:"mode"` // file type bits and permission bits, as in stat(2)
+	Uid    uint32 `json:"uid"`
+	Gid    uint32 `json:"gid"`
+	Nlink  uint32 `json:"nlink"`
+	Size   uint64 `json:"size"`
+	Rdev   uint32 `json:"rdev,omitempty"`
+	Atime  int64  `json:"atime"`
+	Mtime  int64  `json:"mtime"`
+	Ctime  int64  `json:"ctime"`
+	Target string `json:"target,omitempty"` // symlink target
+}
+
+// ModTime returns Mtime as a time.Time.
+func (i *Inode) ModTime() time.Time { return time.Unix(0, i.Mtime) }
+
+// Entry is one name in a directory.
+type Entry struct {
+	Name string `json:"-"`
+	Ino  Ino    `json:"ino"`
+	Mode uint32 `json:"mode"` // file type bits only; lets readdir answer without loading inodes
+}
+
+// SyncState says how far a content version has travelled towards the bucket.
+type SyncState string
+
+// Sync states, as shown in user.sealfs.sync.
+const (
+	SyncNone      SyncState = ""
+	SyncPending   SyncState = "pending"
+	SyncUploading SyncState = "uploading"
+	SyncSynced    SyncState = "synced"
+	SyncError     SyncState = "error"
+)
+
+// Content links a regular file's inode to its ciphertext.
+type Content struct {
+	FileID     [16]byte  `json:"file_id"`
+	KeyID      [16]byte  `json:"key_id"`
+	WrappedDEK []byte    `json:"wrapped_dek"`
+	Encrypted  bool      `json:"encrypted"`
+	Version    uint64    `json:"version"`
+	Sync       SyncState `json:"sync,omitempty"`
+	SyncDetail string    `json:"sync_detail,omitempty"` // generation/etag when synced, reason on error
+}

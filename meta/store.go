@@ -1,0 +1,129 @@
+package meta
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrWrongKey is returned by Open when the store was encrypted with another key.
+var ErrWrongKey = errors.New("metadata store is encrypted with another key")
+
+// maxConflictRetries bounds Update's retries after a Badger write conflict.
+const maxConflictRetries = 64
+
+// Store is the metadata database. It is safe for concurrent use.
+type Store struct {
+	db     *badger.DB
+	inoSeq *badger.Sequence
+
+	mu    sync.Mutex
+	dirty bool // committed writes not yet synced to disk
+}
+
+// Open opens (creating if needed) the metadata store in dir, encrypted with
+// key (32 bytes). Memory use is kept small: sealfs runs beside the workloads
+// it backs up.
+func Open(dir string, key []byte) (*Store, error) {
+	opts := badger.DefaultOptions(dir).
+		WithEncryptionKey(key).
+		WithLogger(nil).
+		WithSyncWrites(false).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(8).
+		WithBaseTableSize(4 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithNumCompactors(2).
+		WithCompactL0OnClose(true)
+	db, err := badger.Open(opts)
+	if err != nil {
+		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			return nil, ErrWrongKey
+		}
+		return nil, fmt.Errorf("open metadata store %s: %w", dir, err)
+	}
+	seq, err := db.GetSequence([]byte(keyInoSeq), 256)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open inode sequence: %w", err)
+	}
+	return &Store{db: db, inoSeq: seq}, nil
+}
+
+// Close releases the inode sequence and closes the database; it syncs first.
+func (s *Store) Close() error {
+	err := s.inoSeq.Release()
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// NextIno allocates a fresh inode number. Numbers lost in a crash are
+// skipped, never reused.
+func (s *Store) NextIno() (Ino, error) {
+	for {
+		n, err := s.inoSeq.Next()
+		if err != nil {
+			return 0, fmt.Errorf("allocate inode number: %w", err)
+		}
+		if Ino(n) > RootIno {
+			return Ino(n), nil
+		}
+	}
+}
+
+// Update runs fn in a read-write transaction and commits it, retrying on
+// write conflicts with concurrent transactions. fn may run more than once.
+func (s *Store) Update(fn func(*Tx) error) error {
+	for range maxConflictRetries {
+		err := s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+		if errors.Is(err, badger.ErrConflict) {
+			continue
+		}
+		if err == nil {
+			s.mu.Lock()
+			s.dirty = true
+			s.mu.Unlock()
+		}
+		return err
+	}
+	return fmt.Errorf("metadata update: too many conflicts")
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+}
+
+// Sync makes every committed transaction durable on disk.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	s.dirty = false
+	s.mu.Unlock()
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("sync metadata: %w", err)
+	}
+	return nil
+}
+
+// SyncIfDirty syncs only when something was committed since the last sync;
+// the daemon calls it about once a second (group commit).
+func (s *Store) SyncIfDirty() error {
+	s.mu.Lock()
+	dirty := s.dirty
+	s.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	return s.Sync()
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sealfs/sealfs/crypto"
+	"golang.org/x/sys/unix"
+)
+
+// DataPath is where the ciphertext of file id lives. A two-hex-digit fan-out
+// keeps directories small for stores with millions of files.
+func (s *Store) DataPath(id crypto.FileID) string {
+	h := id.String()
+	return filepath.Join(s.Dir, "data", h[:2], h)
+}
+
+// CreateData creates the empty ciphertext file for id; it must not exist.
+func (s *Store) CreateData(id crypto.FileID) (*os.File, error) {
+	p := s.DataPath(id)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create data file %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// OpenData opens the ciphertext file of id for reading and writing.
+func (s *Store) OpenData(id crypto.FileID) (*os.File, error) {
+	f, err := os.OpenFile(s.DataPath(id), os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open data file %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// RemoveData deletes the ciphertext file of id; a missing file is not an error.
+func (s *Store) RemoveData(id crypto.FileID) error {
+	err := os.Remove(s.DataPath(id))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove data file %s: %w", id, err)
+	}
+	return nil
+}
+
+// SyncDataDir makes the creation or removal of id's file durable.
+func (s *Store) SyncDataDir(id crypto.FileID) error {
+	return syncDir(filepath.Dir(s.DataPath(id)))
+}
+
+// Statfs reports the free space of the disk that holds the store.
+func (s *Store) Statfs() (unix.Statfs_t, error) {
+	var st unix.Statfs_t
+	err := unix.Statfs(s.Dir, &st)
+	return st, err
+}
