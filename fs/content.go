@@ -1,7 +1,9 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -54,12 +56,15 @@ func (n *node) truncate(size int64) syscall.Errno {
 }
 
 // truncateLocked resizes the open content and saves the new size. Truncating
-// to zero starts a new content file under a fresh DEK, so a new backup never
-// shares a key with the one it replaces.
+// to zero starts a new, empty version under a fresh DEK, so a new backup
+// never shares a key with the one it replaces.
 func (n *node) truncateLocked(size int64) error {
 	o := n.open
 	if size == 0 {
-		return n.replaceContentLocked()
+		return n.newVersionLocked(false)
+	}
+	if err := n.beginChangeLocked(); err != nil {
+		return err
 	}
 	if err := o.content.Truncate(size); err != nil {
 		return err
@@ -69,36 +74,80 @@ func (n *node) truncateLocked(size int64) error {
 	return n.saveLocked()
 }
 
-func (n *node) replaceContentLocked() error {
+// beginChangeLocked makes the open content safe to change: a sealed version
+// is first copied to a new one, so a crash or a failed write can never leave
+// an old, complete backup half overwritten.
+func (n *node) beginChangeLocked() error {
+	if n.open.fresh {
+		return nil
+	}
+	return n.newVersionLocked(true)
+}
+
+// newVersionLocked replaces the open content by a new version under a fresh
+// file ID and DEK, holding a copy of the old plaintext when keep is set. The
+// old ciphertext is removed once the switch is durable.
+func (n *node) newVersionLocked(keep bool) error {
 	o := n.open
 	rec, data, content, err := n.fsys.newContent()
 	if err != nil {
 		return err
 	}
+	if keep {
+		err = copyContent(content, o.content)
+	}
 	now := time.Now().UnixNano()
-	err = n.fsys.meta.Update(func(tx *meta.Tx) error {
-		in, err := tx.Inode(n.ino)
-		if err != nil {
-			return err
-		}
-		old, err := tx.Content(n.ino)
-		if err != nil {
-			return err
-		}
-		rec.Version = old.Version + 1
-		in.Size, in.Mtime, in.Ctime = 0, now, now
-		if err := tx.PutContent(n.ino, rec); err != nil {
-			return err
-		}
-		return tx.PutInode(in)
-	})
+	if err == nil {
+		rec.Version = o.rec.Version + 1
+		err = n.fsys.meta.Update(func(tx *meta.Tx) error {
+			in, err := tx.Inode(n.ino)
+			if err != nil {
+				return err
+			}
+			in.Size = uint64(content.Size())
+			if !keep {
+				in.Mtime, in.Ctime = now, now
+			}
+			if err := tx.PutContent(n.ino, rec); err != nil {
+				return err
+			}
+			return tx.PutInode(in)
+		})
+	}
 	if err != nil {
 		data.Close()
 		n.fsys.data.RemoveData(rec.FileID)
 		return err
 	}
-	oldID := o.id
+	old := o.rec.FileID
 	o.data.Close()
-	o.id, o.data, o.content, o.dirty = rec.FileID, data, content, false
-	return n.fsys.data.RemoveData(oldID)
+	o.rec, o.data, o.content, o.fresh = rec, data, content, true
+	if !keep {
+		o.dirty = false
+	}
+	n.fsys.removeLater(old)
+	return nil
+}
+
+// copyContentChunk bounds the memory a copy-on-write takes.
+const copyContentChunk = 1 << 20
+
+func copyContent(dst, src *crypto.File) error {
+	buf := make([]byte, copyContentChunk)
+	for off := int64(0); off < src.Size(); {
+		n, err := src.ReadAt(buf, off)
+		if n > 0 {
+			if _, werr := dst.WriteAt(buf[:n], off); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return dst.Flush()
 }

@@ -26,11 +26,15 @@ var (
 // openFile is the content of a regular file while at least one handle is open.
 type openFile struct {
 	refs    int
-	id      crypto.FileID
+	rec     meta.Content // the version being read or written
 	data    *os.File
 	content *crypto.File
-	dirty   bool  // size or mtime changed since they were last saved
-	mtime   int64 // of the last write, valid when dirty
+	// fresh: the version was started by this open (create, O_TRUNC or
+	// copy-on-write), so it may be changed in place. A version from an
+	// earlier open is sealed: the first change copies it to a new one.
+	fresh bool
+	dirty bool  // size or mtime changed since they were last saved
+	mtime int64 // of the last write, valid when dirty
 }
 
 // handle is the FileHandle go-fuse passes back; all state is on the node.
@@ -84,7 +88,7 @@ func (n *node) acquireLocked() error {
 		data.Close()
 		return err
 	}
-	n.open = &openFile{refs: 1, id: id, data: data, content: content}
+	n.open = &openFile{refs: 1, rec: c, data: data, content: content}
 	return nil
 }
 
@@ -118,15 +122,9 @@ func (n *node) saveLocked() error {
 		if err != nil {
 			return err
 		}
-		c, err := tx.Content(n.ino)
-		if err != nil {
-			return err
-		}
 		in.Size = uint64(o.content.Size())
 		in.Mtime, in.Ctime = o.mtime, o.mtime
-		c.Version++
-		c.Sync = meta.SyncPending
-		if err := tx.PutContent(n.ino, c); err != nil {
+		if err := tx.PutContent(n.ino, o.rec); err != nil {
 			return err
 		}
 		return tx.PutInode(in)
@@ -135,7 +133,7 @@ func (n *node) saveLocked() error {
 		return err
 	}
 	o.dirty = false
-	n.fsys.markTouched(o.id)
+	n.fsys.markTouched(o.rec.FileID)
 	return nil
 }
 
@@ -159,6 +157,9 @@ func (n *node) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off i
 	defer n.mu.Unlock()
 	if n.open == nil {
 		return 0, syscall.EBADF
+	}
+	if err := n.beginChangeLocked(); err != nil {
+		return 0, n.contentErrno("write", err)
 	}
 	nw, err := n.open.content.WriteAt(data, off)
 	if nw > 0 {

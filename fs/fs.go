@@ -4,7 +4,6 @@
 package fs
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,10 +54,7 @@ type FS struct {
 	// Reads and writes of file content do not take it.
 	nsMu sync.Mutex
 
-	// touched lists the data files written since the last group commit,
-	// so SyncLoop can make them durable about once a second.
-	touchedMu sync.Mutex
-	touched   map[crypto.FileID]struct{}
+	commit groupCommit
 }
 
 // New opens the filesystem: it creates the root directory of a new store and
@@ -73,7 +69,6 @@ func New(cfg Config) (*FS, error) {
 	f := &FS{
 		meta: cfg.Meta, data: cfg.Data, wrapper: cfg.Wrapper,
 		blockSize: cfg.BlockSize, log: cfg.Log,
-		touched: make(map[crypto.FileID]struct{}),
 	}
 	if err := f.ensureRoot(cfg.RootUID, cfg.RootGID); err != nil {
 		return nil, err
@@ -117,9 +112,8 @@ func (f *FS) removeOrphans() error {
 	return nil
 }
 
-// destroyInode deletes an inode that has no names left, and its ciphertext.
-// Metadata goes first: a crash in between leaves an unreferenced data file,
-// never a record pointing at nothing.
+// destroyInode deletes an inode that has no names left, and then its
+// ciphertext, once the deletion is durable.
 func (f *FS) destroyInode(ino meta.Ino) error {
 	var content *meta.Content
 	err := f.meta.Update(func(tx *meta.Tx) error {
@@ -135,65 +129,9 @@ func (f *FS) destroyInode(ino meta.Ino) error {
 		return fmt.Errorf("delete inode %d: %w", ino, err)
 	}
 	if content != nil {
-		return f.data.RemoveData(content.FileID)
+		f.removeLater(content.FileID)
 	}
 	return nil
-}
-
-func (f *FS) markTouched(id crypto.FileID) {
-	f.touchedMu.Lock()
-	f.touched[id] = struct{}{}
-	f.touchedMu.Unlock()
-}
-
-// SyncAll makes every data file written so far and all metadata durable.
-func (f *FS) SyncAll() error {
-	f.touchedMu.Lock()
-	ids := f.touched
-	f.touched = make(map[crypto.FileID]struct{})
-	f.touchedMu.Unlock()
-	var firstErr error
-	for id := range ids {
-		if err := f.syncData(id); err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	if err := f.meta.SyncIfDirty(); err != nil && firstErr == nil {
-		firstErr = err
-	}
-	return firstErr
-}
-
-func (f *FS) syncData(id crypto.FileID) error {
-	d, err := f.data.OpenData(id)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // removed since it was written
-	}
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync data file %s: %w", id, err)
-	}
-	return f.data.SyncDataDir(id)
-}
-
-// SyncLoop is the group commit: about once a second it makes what was
-// written and closed durable, until ctx ends.
-func (f *FS) SyncLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := f.SyncAll(); err != nil {
-				f.log.Error("group commit", "err", err)
-			}
-		}
-	}
 }
 
 // MountOptions are the go-fuse options sealfs mounts with.
