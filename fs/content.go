@@ -63,6 +63,9 @@ func (n *node) truncateLocked(size int64) error {
 	if size == 0 {
 		return n.newVersionLocked(false)
 	}
+	if errno := n.fsys.checkGrow(o.content.Size(), size); errno != 0 {
+		return errno
+	}
 	if err := n.beginChangeLocked(); err != nil {
 		return err
 	}

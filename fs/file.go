@@ -158,6 +158,9 @@ func (n *node) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off i
 	if n.open == nil {
 		return 0, syscall.EBADF
 	}
+	if errno := n.fsys.checkGrow(n.open.content.Size(), off+int64(len(data))); errno != 0 {
+		return 0, errno
+	}
 	if err := n.beginChangeLocked(); err != nil {
 		return 0, n.contentErrno("write", err)
 	}
