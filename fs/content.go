@@ -33,7 +33,7 @@ func (f *FS) newContent() (meta.Content, *os.File, *crypto.File, error) {
 		return meta.Content{}, nil, nil, fmt.Errorf("create content: %w", err)
 	}
 	h := content.Header()
-	f.markTouched(id)
+	f.markWritten()
 	rec := meta.Content{
 		FileID: h.FileID, KeyID: h.KeyID, WrappedDEK: h.WrappedDEK,
 		Encrypted: true, Version: 1, Sync: meta.SyncPending,

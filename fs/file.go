@@ -133,7 +133,7 @@ func (n *node) saveLocked() error {
 		return err
 	}
 	o.dirty = false
-	n.fsys.markTouched(o.rec.FileID)
+	n.fsys.markWritten()
 	return nil
 }
 

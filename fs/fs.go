@@ -24,7 +24,7 @@ type DataStore interface {
 	CreateData(id crypto.FileID) (*os.File, error)
 	OpenData(id crypto.FileID) (*os.File, error)
 	RemoveData(id crypto.FileID) error
-	SyncDataDir(id crypto.FileID) error
+	SyncAll() error // makes every data file written so far durable
 	Statfs() (unix.Statfs_t, error)
 }
 

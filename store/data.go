@@ -51,9 +51,18 @@ func (s *Store) RemoveData(id crypto.FileID) error {
 	return nil
 }
 
-// SyncDataDir makes the creation or removal of id's file durable.
-func (s *Store) SyncDataDir(id crypto.FileID) error {
-	return syncDir(filepath.Dir(s.DataPath(id)))
+// SyncAll makes every write to the store's disk durable, with one
+// syncfs(2) instead of an fsync per file.
+func (s *Store) SyncAll() error {
+	d, err := os.Open(s.Dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("sync store disk: %w", err)
+	}
+	return nil
 }
 
 // Statfs reports the free space of the disk that holds the store.
