@@ -6,6 +6,10 @@ import "syscall"
 // write fail with EFBIG.
 const maxFileSize = 16 << 40
 
+// minFreeBytes is the least free space a zero fill may leave (or 5% of the
+// disk, if more).
+const minFreeBytes = 1 << 30
+
 // checkGrow refuses to grow a file from size to newSize when the sealed
 // zeros that fill the gap cannot fit: holes are not sparse on disk, so a
 // truncate to a petabyte must fail at once instead of filling the disk.
@@ -20,7 +24,8 @@ func (f *FS) checkGrow(size, newSize int64) syscall.Errno {
 	if err != nil {
 		return toErrno(err)
 	}
-	free := int64(st.Bavail) * st.Bsize
+	// Leave headroom for metadata and for the other users of the disk.
+	free := int64(st.Bavail)*st.Bsize - max(minFreeBytes, int64(st.Blocks)*st.Bsize/20)
 	if newSize-size > free {
 		return syscall.ENOSPC
 	}
