@@ -149,6 +149,8 @@ func MountOptions(allowOther bool, debug bool) *gofs.Options {
 			DirectMount:  true,
 			Debug:        debug,
 		},
+		// Mode 0000 is a real mode (ext4 keeps it); go-fuse would show 0644.
+		NullPermissions: true,
 		EntryTimeout:    &entry,
 		AttrTimeout:     &attr,
 		NegativeTimeout: &negative,
