@@ -42,8 +42,7 @@ func Open(dir string, key []byte) (*Store, error) {
 		WithValueLogFileSize(64 << 20).
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(16 << 20).
-		WithNumCompactors(2).
-		WithCompactL0OnClose(true)
+		WithNumCompactors(2)
 	db, err := badger.Open(opts)
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {

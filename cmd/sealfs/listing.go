@@ -32,6 +32,9 @@ func listPath(m *meta.Store, p string, recursive bool) ([]listEntry, error) {
 			return err
 		}
 		in, err := tx.Inode(ino)
+		if ino == meta.RootIno && errors.Is(err, meta.ErrNotFound) {
+			return nil // a store that was never mounted is empty
+		}
 		if err != nil {
 			return err
 		}
