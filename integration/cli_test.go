@@ -1,0 +1,278 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMountWrongKey mounts a store with another store's key: the daemon must
+// exit 2 with one line on stderr and leave every byte of the store as it was.
+func TestMountWrongKey(t *testing.T) {
+	m := mountSealfs(t)
+	mustWriteFile(t, filepath.Join(m.Dir, "wrongkey-data.txt"), []byte("written with key A\n"), 0o644)
+	m.Unmount(t)
+
+	other := t.TempDir()
+	keyB := filepath.Join(other, "b.key")
+	runSealfsOK(t, "init", "--store", filepath.Join(other, "store"), "--key-file", keyB)
+
+	before := storeHash(t, m.Store)
+	r := mountExpectFailure(t, mountConfig{store: m.Store, key: keyB, mnt: t.TempDir()})
+	checkUsageError(t, "mount with the wrong key", r)
+	if after := storeHash(t, m.Store); after != before {
+		t.Errorf("mount with the wrong key changed the store:\nbefore: %s\nafter:  %s", before, after)
+	}
+
+	m = mountSealfs(t, withStore(m.Store, m.Key))
+	compareBytes(t, filepath.Join(m.Dir, "wrongkey-data.txt"), []byte("written with key A\n"))
+}
+
+// TestMountLooseKeyPerms refuses a key file readable by others.
+func TestMountLooseKeyPerms(t *testing.T) {
+	m := mountSealfs(t)
+	m.Unmount(t)
+	if err := os.Chmod(m.Key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := storeHash(t, m.Store)
+	r := mountExpectFailure(t, mountConfig{store: m.Store, key: m.Key, mnt: t.TempDir()})
+	checkUsageError(t, "mount with a 0644 key file", r)
+	if !strings.Contains(r.Stderr, "chmod 600") {
+		t.Errorf("the error does not tell the user to run chmod 600: %q", r.Stderr)
+	}
+	if after := storeHash(t, m.Store); after != before {
+		t.Errorf("refused mount changed the store:\nbefore: %s\nafter:  %s", before, after)
+	}
+}
+
+// TestMountNoInitMissingStore refuses to create a store with --no-init.
+func TestMountNoInitMissingStore(t *testing.T) {
+	base := t.TempDir()
+	key := filepath.Join(base, "key")
+	runSealfsOK(t, "init", "--store", filepath.Join(base, "existing"), "--key-file", key)
+	missing := filepath.Join(base, "missing-store")
+	r := mountExpectFailure(t, mountConfig{store: missing, key: key, mnt: t.TempDir(), extraArgs: []string{"--no-init"}})
+	checkUsageError(t, "mount --no-init of a missing store", r)
+	if _, err := os.Lstat(missing); !os.IsNotExist(err) {
+		t.Errorf("mount --no-init created %s (lstat: %v)", missing, err)
+	}
+}
+
+// TestMountBusyMountpoint refuses to mount over an existing mount and
+// leaves the first one working.
+func TestMountBusyMountpoint(t *testing.T) {
+	m := mountSealfs(t)
+	mustWriteFile(t, filepath.Join(m.Dir, "busy-first.txt"), []byte("first mount"), 0o644)
+	other := t.TempDir()
+	store, key := filepath.Join(other, "store"), filepath.Join(other, "key")
+	runSealfsOK(t, "init", "--store", store, "--key-file", key)
+
+	r := mountExpectFailure(t, mountConfig{store: store, key: key, mnt: m.Dir})
+	checkUsageError(t, "second mount on the same mountpoint", r)
+	if n := countMounts(t, m.Dir); n != 1 {
+		t.Errorf("%d mounts on %s, want 1", n, m.Dir)
+	}
+	compareBytes(t, filepath.Join(m.Dir, "busy-first.txt"), []byte("first mount"))
+}
+
+// TestInitRefusesOverwrite runs init over an existing store or key.
+func TestInitRefusesOverwrite(t *testing.T) {
+	base := t.TempDir()
+	store, key := filepath.Join(base, "store"), filepath.Join(base, "master.key")
+	runSealfsOK(t, "init", "--store", store, "--key-file", key)
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file after init: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	keyBytes, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeBefore := storeHash(t, store)
+	for _, c := range []struct{ desc, store, key string }{
+		{"existing store and key", store, key},
+		{"new store, existing key", filepath.Join(base, "new-store"), key},
+		{"existing store, new key", store, filepath.Join(base, "new.key")},
+	} {
+		r := runSealfs(t, nil, "init", "--store", c.store, "--key-file", c.key)
+		checkUsageError(t, "init over "+c.desc, r)
+	}
+	if got, _ := os.ReadFile(key); !bytes.Equal(got, keyBytes) {
+		t.Errorf("refused init changed the key file")
+	}
+	if got := storeHash(t, store); got != storeBefore {
+		t.Errorf("refused init changed the store")
+	}
+	for _, p := range []string{filepath.Join(base, "new-store"), filepath.Join(base, "new.key")} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("refused init created %s (lstat: %v)", p, err)
+		}
+	}
+}
+
+// TestDefaultLocations checks the XDG defaults, that SEALFS_STORE and
+// SEALFS_KEY_FILE override them, and that flags override both.
+func TestDefaultLocations(t *testing.T) {
+	base := t.TempDir()
+	data, config := filepath.Join(base, "xdg-data"), filepath.Join(base, "xdg-config")
+	xdg := []string{"XDG_DATA_HOME=" + data, "XDG_CONFIG_HOME=" + config, "HOME=" + filepath.Join(base, "home")}
+	if r := runSealfs(t, xdg, "init"); r.Code != 0 {
+		t.Fatalf("init with XDG defaults exited %d: %s", r.Code, r.Stderr)
+	}
+	requireExists(t, filepath.Join(data, "sealfs"), "default store")
+	if fi := requireExists(t, filepath.Join(config, "sealfs", "master.key"), "default key"); fi != nil && fi.Mode().Perm() != 0o600 {
+		t.Errorf("default key has mode %v, want 0600", fi.Mode())
+	}
+
+	home := filepath.Join(base, "home2")
+	if r := runSealfs(t, []string{"HOME=" + home, "XDG_DATA_HOME", "XDG_CONFIG_HOME"}, "init"); r.Code != 0 {
+		t.Fatalf("init with HOME defaults exited %d: %s", r.Code, r.Stderr)
+	}
+	requireExists(t, filepath.Join(home, ".local", "share", "sealfs"), "store under HOME")
+	requireExists(t, filepath.Join(home, ".config", "sealfs", "master.key"), "key under HOME")
+
+	unused := []string{"XDG_DATA_HOME=" + filepath.Join(base, "unused-data"),
+		"XDG_CONFIG_HOME=" + filepath.Join(base, "unused-config"), "HOME=" + filepath.Join(base, "unused-home")}
+	envStore, envKey := filepath.Join(base, "env-store"), filepath.Join(base, "env.key")
+	env := append([]string{"SEALFS_STORE=" + envStore, "SEALFS_KEY_FILE=" + envKey}, unused...)
+	if r := runSealfs(t, env, "init"); r.Code != 0 {
+		t.Fatalf("init with SEALFS_STORE/SEALFS_KEY_FILE exited %d: %s", r.Code, r.Stderr)
+	}
+	requireExists(t, envStore, "SEALFS_STORE")
+	requireExists(t, envKey, "SEALFS_KEY_FILE")
+	if r := runSealfs(t, env, "ls"); r.Code != 0 {
+		t.Errorf("ls with SEALFS_STORE/SEALFS_KEY_FILE exited %d: %s", r.Code, r.Stderr)
+	}
+
+	flagStore, flagKey := filepath.Join(base, "flag-store"), filepath.Join(base, "flag.key")
+	env = append([]string{"SEALFS_STORE=" + filepath.Join(base, "env-store-2"),
+		"SEALFS_KEY_FILE=" + filepath.Join(base, "env-2.key")}, unused...)
+	if r := runSealfs(t, env, "init", "--store", flagStore, "--key-file", flagKey); r.Code != 0 {
+		t.Fatalf("init with flags exited %d: %s", r.Code, r.Stderr)
+	}
+	requireExists(t, flagStore, "--store")
+	requireExists(t, flagKey, "--key-file")
+	for _, p := range []string{filepath.Join(base, "env-store-2"), filepath.Join(base, "env-2.key"),
+		filepath.Join(base, "unused-data"), filepath.Join(base, "unused-config"), filepath.Join(base, "unused-home")} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s exists although flags or SEALFS_* should have overridden it", p)
+		}
+	}
+}
+
+// TestHelpAndVersion checks `sealfs version` and `sealfs <cmd> --help`.
+func TestHelpAndVersion(t *testing.T) {
+	r := runSealfs(t, nil, "version")
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) == "" {
+		t.Errorf("sealfs version: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, cmd := range []string{"init", "mount", "ls", "version"} {
+		r := runSealfs(t, nil, cmd, "--help")
+		out := r.Stdout + r.Stderr
+		if r.Code != 0 || !strings.Contains(out, cmd) {
+			t.Errorf("sealfs %s --help: exit %d, output %q; want exit 0 and a usage naming the command", cmd, r.Code, out)
+		}
+	}
+}
+
+// mountExpectFailure runs `sealfs mount` that must fail; if it mounts
+// instead, it is unmounted and the test fails.
+func mountExpectFailure(t *testing.T, cfg mountConfig) cmdResult {
+	t.Helper()
+	cfg.tolerateExit = true
+	m := startMount(t, cfg)
+	t.Cleanup(func() { m.stop(t) })
+	select {
+	case <-m.exited:
+	case <-time.After(mountTimeout):
+		m.stop(t) // unmounts it if it mounted, kills it if it hangs
+		t.Fatalf("sealfs mount %v was expected to fail but was still running after %v; output:\n%s", cfg, mountTimeout, m.Stderr())
+	}
+	return cmdResult{Stderr: m.Stderr(), Code: exitCode(m.waitErr)}
+}
+
+// checkUsageError asserts exit status 2 and exactly one line on stderr.
+func checkUsageError(t *testing.T, what string, r cmdResult) {
+	t.Helper()
+	if r.Code != 2 {
+		t.Errorf("%s: exit status %d, want 2; stderr:\n%s", what, r.Code, r.Stderr)
+	}
+	msg := strings.TrimRight(r.Stderr, "\n")
+	if msg == "" || strings.Contains(msg, "\n") {
+		t.Errorf("%s: want exactly one line on stderr, got %d:\n%s", what, strings.Count(msg, "\n")+1, r.Stderr)
+	}
+}
+
+// countMounts counts the mounts stacked on dir.
+func countMounts(t *testing.T, dir string) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 4 && unescapeMountinfo(f[4]) == dir {
+			n++
+		}
+	}
+	return n
+}
+
+// storeHash digests every path, mode, symlink target and file content under
+// root, so that any change to a store shows.
+func storeHash(t *testing.T, root string) string {
+	t.Helper()
+	h := sha256.New()
+	n := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%q %v %d\n", rel, fi.Mode(), fi.Size())
+		switch {
+		case fi.Mode().IsRegular():
+			sum, err := hashFile(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(h, sum)
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(h, target)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("hash store %s: %v", root, err)
+	}
+	return fmt.Sprintf("%d entries, sha256 %s", n, hex.EncodeToString(h.Sum(nil)))
+}
+
+func requireExists(t *testing.T, p, what string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Errorf("%s: %v", what, err)
+		return nil
+	}
+	return fi
+}
