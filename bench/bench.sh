@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# bench/bench.sh - throughput of sealfs against a plain directory and gocryptfs.
+#
+# For each target (plain directory, sealfs, gocryptfs if installed) it
+#   1. writes a 1 GiB random file with dd (conv=fsync, so the time includes
+#      getting the data to disk),
+#   2. drops the page cache (and remounts the FUSE targets),
+#   3. reads the file back with dd,
+#   4. rsyncs a tree of ~10,000 small files in (followed by sync),
+# then prints MB/s, files/s, each ratio to the plain directory, and the peak
+# RSS (VmHWM) of the sealfs daemon while it wrote the large file.
+#
+# Run it as root for meaningful read numbers (dropping caches needs root).
+#
+# Environment:
+#   BENCH_SIZE_MB  size of the large file in MiB (default 1024)
+#   BENCH_FILES    number of small files (default 10000)
+#   BENCH_DIR      where the targets live (default /var/tmp; must be a disk)
+#   BENCH_VERIFY   1 (default) to check the data read back, 0 to skip
+#   SEALFS_BIN     a prebuilt sealfs binary (default: go build ./cmd/sealfs)
+set -euo pipefail
+
+SIZE_MB=${BENCH_SIZE_MB:-1024}
+NFILES=${BENCH_FILES:-10000}
+WORKROOT=${BENCH_DIR:-/var/tmp}
+VERIFY=${BENCH_VERIFY:-1}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="/usr/local/go/bin:${PATH}"
+
+MOUNTS=() # mountpoints this script mounted
+PIDS=()   # daemons this script started
+WORK=""
+RNDDIR=""
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+	printf '[bench] error: %s\n' "$*" >&2
+	exit 1
+}
+
+is_mounted() {
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+unmount() {
+	umount "$1" 2>/dev/null || fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || fusermount3 -uz "$1"
+}
+
+# wait_exit PID: waits up to 60 s for a daemon we started; kills it by PID if
+# it hangs. Returns its exit status.
+wait_exit() {
+	local pid=$1 i
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "daemon $pid did not exit after unmount; killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	local rc=0
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+
+# wait_mounted MNT PID: polls mountinfo for up to 20 s.
+wait_mounted() {
+	local mnt=$1 pid=$2 i
+	for ((i = 0; i < 200; i++)); do
+		is_mounted "$mnt" && return 0
+		kill -0 "$pid" 2>/dev/null || die "daemon for $mnt exited before mounting (see $WORK/*.log)"
+		sleep 0.1
+	done
+	die "$mnt not mounted after 20 s"
+}
+
+cleanup() {
+	set +e
+	local m pid
+	for m in "${MOUNTS[@]}"; do
+		is_mounted "$m" && unmount "$m"
+	done
+	for pid in "${PIDS[@]}"; do
+		kill -0 "$pid" 2>/dev/null && wait_exit "$pid"
+	done
+	[ -n "$WORK" ] && rm -rf "$WORK"
+	[ -n "$RNDDIR" ] && rm -rf "$RNDDIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+CACHE_NOTE="dropped"
+drop_caches() {
+	sync
+	if ! { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+		CACHE_NOTE="NOT dropped (needs root): plain-directory reads come from the page cache"
+	fi
+}
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+# rate AMOUNT START END [DIVISOR]: AMOUNT/DIVISOR per second.
+rate() { awk -v n="$1" -v a="$2" -v b="$3" -v d="${4:-1}" 'BEGIN { printf "%.1f", n / d / (b - a) }'; }
+ratio() { awk -v x="$1" -v p="$2" 'BEGIN { if (p > 0) printf "%.2fx", x / p; else print "-" }'; }
+
+# ---- targets: <name>_mount sets TARGET_DIR (and DAEMON_PID for FUSE) ----
+
+plain_mount() {
+	TARGET_DIR="$WORK/plain"
+	mkdir -p "$TARGET_DIR"
+	DAEMON_PID=""
+}
+plain_unmount() { :; }
+
+sealfs_mount() {
+	TARGET_DIR="$WORK/sealfs-mnt"
+	mkdir -p "$TARGET_DIR"
+	if [ ! -e "$WORK/sealfs-store" ]; then
+		"$SEALFS" init --store "$WORK/sealfs-store" --key-file "$WORK/sealfs.key" 2>>"$WORK/sealfs.log"
+	fi
+	"$SEALFS" mount --store "$WORK/sealfs-store" --key-file "$WORK/sealfs.key" "$TARGET_DIR" 2>>"$WORK/sealfs.log" &
+	DAEMON_PID=$!
+	PIDS+=("$DAEMON_PID")
+	MOUNTS+=("$TARGET_DIR")
+	wait_mounted "$TARGET_DIR" "$DAEMON_PID"
+}
+sealfs_unmount() {
+	unmount "$TARGET_DIR"
+	wait_exit "$DAEMON_PID" || log "sealfs exited with status $? (log: $WORK/sealfs.log)"
+}
+
+gocryptfs_mount() {
+	TARGET_DIR="$WORK/gocryptfs-mnt"
+	mkdir -p "$TARGET_DIR" "$WORK/gocryptfs-cipher"
+	if [ ! -e "$WORK/gocryptfs-cipher/gocryptfs.conf" ]; then
+		gocryptfs -q -init -extpass 'echo bench' "$WORK/gocryptfs-cipher" >>"$WORK/gocryptfs.log" 2>&1
+	fi
+	gocryptfs -q -fg -extpass 'echo bench' "$WORK/gocryptfs-cipher" "$TARGET_DIR" >>"$WORK/gocryptfs.log" 2>&1 &
+	DAEMON_PID=$!
+	PIDS+=("$DAEMON_PID")
+	MOUNTS+=("$TARGET_DIR")
+	wait_mounted "$TARGET_DIR" "$DAEMON_PID"
+}
+gocryptfs_unmount() {
+	unmount "$TARGET_DIR"
+	wait_exit "$DAEMON_PID" || log "gocryptfs exited with status $?"
+}
+
+vm_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+declare -A WRITE READ FILES
+SEALFS_HWM_WRITE=0
+
+bench_target() {
+	local t=$1 start end
+	log "$t: mounting"
+	"${t}_mount"
+
+	log "$t: writing ${SIZE_MB} MiB"
+	start=$(now)
+	dd if="$RND" of="$TARGET_DIR/big.bin" bs=1M conv=fsync status=none
+	end=$(now)
+	WRITE[$t]=$(rate "$((SIZE_MB * 1048576))" "$start" "$end" 1000000)
+	if [ "$t" = sealfs ]; then
+		SEALFS_HWM_WRITE=$(vm_kib "$DAEMON_PID" VmHWM)
+	fi
+
+	"${t}_unmount"
+	drop_caches
+	"${t}_mount"
+
+	log "$t: reading ${SIZE_MB} MiB back"
+	start=$(now)
+	dd if="$TARGET_DIR/big.bin" of=/dev/null bs=1M status=none
+	end=$(now)
+	READ[$t]=$(rate "$((SIZE_MB * 1048576))" "$start" "$end" 1000000)
+	if [ "$VERIFY" = 1 ]; then
+		cmp "$RND" "$TARGET_DIR/big.bin" || die "$t: the file read back differs from what was written"
+	fi
+	rm -f "$TARGET_DIR/big.bin"
+	sync
+
+	log "$t: rsync of $NFILES files"
+	tar cf - -C "$TREE" . >/dev/null # same warm source cache for every target
+	start=$(now)
+	rsync -a "$TREE/" "$TARGET_DIR/tree/"
+	sync
+	end=$(now)
+	FILES[$t]=$(rate "$NFILES" "$start" "$end")
+	if [ "$VERIFY" = 1 ]; then
+		local changes
+		changes=$(rsync -a --checksum --dry-run --itemize-changes "$TREE/" "$TARGET_DIR/tree/" | wc -l)
+		[ "$changes" -eq 0 ] || die "$t: rsync --checksum finds $changes differences after the copy"
+	fi
+	"${t}_unmount"
+}
+
+make_tree() {
+	local ndirs=$(((NFILES + 99) / 100)) pool
+	mkdir -p "$TREE"
+	seq -f "$TREE/d%03g" 0 "$((ndirs - 1))" | xargs mkdir -p
+	pool=$(head -c 12288 /dev/urandom | base64 -w0)
+	awk -v root="$TREE" -v n="$NFILES" -v pool="$pool" 'BEGIN {
+		srand(42)
+		for (i = 0; i < n; i++) {
+			f = sprintf("%s/d%03d/f%05d.txt", root, int(i / 100), i)
+			size = 100 + int(rand() * 8000)
+			printf "%s", substr(pool, 1 + int(rand() * (length(pool) - size)), size) > f
+			close(f)
+		}
+	}'
+}
+
+main() {
+	for tool in dd rsync cmp awk; do
+		command -v "$tool" >/dev/null || die "$tool is required"
+	done
+	[ -c /dev/fuse ] || die "/dev/fuse is missing"
+	WORK=$(mktemp -d "$WORKROOT/sealfs-bench.XXXXXX")
+	local shm_free_mb
+	shm_free_mb=$(df -Pm /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
+	if [ -n "$shm_free_mb" ] && [ "$shm_free_mb" -gt $((SIZE_MB + 256)) ]; then
+		RNDDIR=$(mktemp -d /dev/shm/sealfs-bench-rnd.XXXXXX)
+	else
+		RNDDIR="$WORK/rnd"
+		mkdir -p "$RNDDIR"
+	fi
+	RND="$RNDDIR/random.bin"
+	TREE="$WORK/tree-src"
+
+	if [ -n "${SEALFS_BIN:-}" ]; then
+		SEALFS=$SEALFS_BIN
+	else
+		log "building sealfs"
+		(cd "$REPO" && go build -o "$WORK/sealfs" ./cmd/sealfs)
+		SEALFS="$WORK/sealfs"
+	fi
+
+	log "generating ${SIZE_MB} MiB of random data in $RNDDIR and $NFILES files"
+	head -c "$((SIZE_MB * 1048576))" /dev/urandom >"$RND"
+	make_tree
+
+	local targets=(plain sealfs)
+	if command -v gocryptfs >/dev/null; then
+		targets+=(gocryptfs)
+	else
+		log "gocryptfs is not installed: skipping it (apt-get install gocryptfs)"
+	fi
+	local t
+	for t in "${targets[@]}"; do
+		bench_target "$t"
+	done
+
+	printf '\nsealfs benchmark: %d MiB file, %d small files, in %s; page cache %s\n\n' \
+		"$SIZE_MB" "$NFILES" "$WORKROOT" "$CACHE_NOTE"
+	printf '%-10s %12s %8s %12s %8s %14s %8s\n' target "write MB/s" ratio "read MB/s" ratio "rsync files/s" ratio
+	for t in "${targets[@]}"; do
+		printf '%-10s %12s %8s %12s %8s %14s %8s\n' "$t" \
+			"${WRITE[$t]}" "$(ratio "${WRITE[$t]}" "${WRITE[plain]}")" \
+			"${READ[$t]}" "$(ratio "${READ[$t]}" "${READ[plain]}")" \
+			"${FILES[$t]}" "$(ratio "${FILES[$t]}" "${FILES[plain]}")"
+	done
+	printf '\nsealfs daemon peak RSS (VmHWM) while writing the %d MiB file: %s MiB\n' \
+		"$SIZE_MB" "$(awk -v k="$SEALFS_HWM_WRITE" 'BEGIN { printf "%.1f", k / 1024 }')"
+}
+
+main "$@"
