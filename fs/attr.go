@@ -70,6 +70,9 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, sa *fuse.SetAttr
 		return toErrno(err)
 	}
 	fillAttr(&in, &out.Attr)
+	// go-fuse leaves a setattr reply uncached; without this the kernel asks
+	// for the attributes again right after every chmod, chown and utimensat.
+	out.SetTimeout(attrTimeout)
 	return 0
 }
 

@@ -134,9 +134,13 @@ func (f *FS) destroyInode(ino meta.Ino) error {
 	return nil
 }
 
+// attrTimeout is how long the kernel may cache entries and attributes.
+// Every change goes through the mount, so the caches stay correct.
+const attrTimeout = time.Second
+
 // MountOptions are the go-fuse options sealfs mounts with.
 func MountOptions(allowOther bool, debug bool) *gofs.Options {
-	entry, attr, negative := time.Second, time.Second, time.Second
+	entry, attr, negative := attrTimeout, attrTimeout, attrTimeout
 	return &gofs.Options{
 		MountOptions: fuse.MountOptions{
 			AllowOther: allowOther,

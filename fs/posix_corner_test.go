@@ -108,3 +108,44 @@ func TestNameAndSizeLimits(t *testing.T) {
 		t.Errorf("after refused truncate: size %d (%v), want 0", fi.Size(), err)
 	}
 }
+
+func TestRenameFlags(t *testing.T) {
+	mnt, _ := mountFS(t)
+	a, b := filepath.Join(mnt, "a"), filepath.Join(mnt, "b")
+	if err := os.WriteFile(a, []byte("A"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b, "inner"), []byte("I"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_NOREPLACE)
+	if !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("RENAME_NOREPLACE over an existing name: %v, want EEXIST", err)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE); err != nil {
+		t.Fatalf("RENAME_EXCHANGE: %v", err)
+	}
+	if got, err := os.ReadFile(b); err != nil || string(got) != "A" {
+		t.Errorf("b after exchange: %q, %v; want the file", got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(a, "inner")); err != nil || string(got) != "I" {
+		t.Errorf("a/inner after exchange: %q, %v; want the directory", got, err)
+	}
+	c := filepath.Join(mnt, "c")
+	if err := unix.Renameat2(unix.AT_FDCWD, b, unix.AT_FDCWD, c, unix.RENAME_NOREPLACE); err != nil {
+		t.Fatalf("RENAME_NOREPLACE to a free name: %v", err)
+	}
+	if err := os.Mkdir(b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(b, a); !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		t.Errorf("rename over a non-empty directory: %v, want ENOTEMPTY", err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(mnt, &st); err != nil || st.Nlink != 4 {
+		t.Errorf("root nlink = %d (%v), want 4 (., .., a/, b/)", st.Nlink, err)
+	}
+}
