@@ -36,7 +36,7 @@ func (f *FS) newContent() (meta.Content, *os.File, *crypto.File, error) {
 	f.markWritten()
 	rec := meta.Content{
 		FileID: h.FileID, KeyID: h.KeyID, WrappedDEK: h.WrappedDEK,
-		Encrypted: true, Version: 1, Sync: meta.SyncPending,
+		Encrypted: true, Version: 1,
 	}
 	return rec, data, content, nil
 }
@@ -74,7 +74,7 @@ func (n *node) truncateLocked(size int64) error {
 	}
 	o.dirty = true
 	o.mtime = time.Now().UnixNano()
-	return n.saveLocked()
+	return n.saveLocked(false)
 }
 
 // beginChangeLocked makes the open content safe to change: a sealed version
@@ -110,6 +110,9 @@ func (n *node) newVersionLocked(keep bool) error {
 			in.Size = uint64(content.Size())
 			if !keep {
 				in.Mtime, in.Ctime = now, now
+			}
+			if err := n.fsys.retireVersion(tx, o.rec.FileID); err != nil {
+				return err
 			}
 			if err := tx.PutContent(n.ino, rec); err != nil {
 				return err

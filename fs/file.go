@@ -99,7 +99,7 @@ func (n *node) releaseLocked() error {
 	if o.refs > 0 {
 		return nil
 	}
-	err := n.saveLocked()
+	err := n.saveLocked(true)
 	if cerr := o.data.Close(); err == nil {
 		err = cerr
 	}
@@ -108,13 +108,15 @@ func (n *node) releaseLocked() error {
 }
 
 // saveLocked writes buffered ciphertext and saves size and mtime, so the
-// file survives a kill of the daemon.
-func (n *node) saveLocked() error {
+// file survives a kill of the daemon. At the last close (seal) it also
+// queues the version for upload.
+func (n *node) saveLocked(seal bool) error {
 	o := n.open
 	if err := o.content.Flush(); err != nil {
 		return err
 	}
-	if !o.dirty {
+	seal = seal && o.fresh && n.fsys.upload != nil
+	if !o.dirty && !seal {
 		return nil
 	}
 	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
@@ -122,18 +124,26 @@ func (n *node) saveLocked() error {
 		if err != nil {
 			return err
 		}
-		in.Size = uint64(o.content.Size())
-		in.Mtime, in.Ctime = o.mtime, o.mtime
-		if err := tx.PutContent(n.ino, o.rec); err != nil {
-			return err
+		if o.dirty {
+			in.Size = uint64(o.content.Size())
+			in.Mtime, in.Ctime = o.mtime, o.mtime
+			if err := tx.PutInode(in); err != nil {
+				return err
+			}
 		}
-		return tx.PutInode(in)
+		if seal {
+			return n.sealLocked(tx, &in)
+		}
+		return tx.PutContent(n.ino, o.rec)
 	})
 	if err != nil {
 		return err
 	}
 	o.dirty = false
 	n.fsys.markWritten()
+	if seal && n.fsys.upload.Queued != nil {
+		n.fsys.upload.Queued()
+	}
 	return nil
 }
 
@@ -182,7 +192,7 @@ func (n *node) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
 	if n.open == nil {
 		return 0
 	}
-	return n.contentErrno("flush", n.saveLocked())
+	return n.contentErrno("flush", n.saveLocked(false))
 }
 
 // Fsync makes the content and its metadata durable on disk.
@@ -192,7 +202,7 @@ func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) sysc
 	if n.open == nil {
 		return 0
 	}
-	if err := n.saveLocked(); err != nil {
+	if err := n.saveLocked(false); err != nil {
 		return n.contentErrno("fsync", err)
 	}
 	if err := n.open.data.Sync(); err != nil {

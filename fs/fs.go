@@ -37,6 +37,21 @@ type Config struct {
 	Log       *slog.Logger
 	// Owner of the root directory when the store is new.
 	RootUID, RootGID uint32
+	// Upload, when set, queues each sealed version for the uploader and
+	// keeps superseded and deleted versions in the bucket for Retention.
+	Upload *UploadConfig
+}
+
+// UploadConfig is how fs hands sealed versions to the uploader.
+type UploadConfig struct {
+	// Quiet is how long a closed file must stay closed before its version
+	// is sealed for upload, so rsync and tar bursts settle first.
+	Quiet time.Duration
+	// Retention is how long a superseded or deleted version stays in the
+	// bucket: the trash and the undo.
+	Retention time.Duration
+	// Queued is called after a version was queued, to wake the uploader.
+	Queued func()
 }
 
 // FS is one mounted sealfs filesystem.
@@ -46,6 +61,7 @@ type FS struct {
 	wrapper   *crypto.Wrapper
 	blockSize int
 	log       *slog.Logger
+	upload    *UploadConfig
 	root      *node
 
 	// nsMu serializes changes to the namespace (create, link, unlink,
@@ -68,7 +84,7 @@ func New(cfg Config) (*FS, error) {
 	}
 	f := &FS{
 		meta: cfg.Meta, data: cfg.Data, wrapper: cfg.Wrapper,
-		blockSize: cfg.BlockSize, log: cfg.Log,
+		blockSize: cfg.BlockSize, log: cfg.Log, upload: cfg.Upload,
 	}
 	if err := f.ensureRoot(cfg.RootUID, cfg.RootGID); err != nil {
 		return nil, err
@@ -120,6 +136,9 @@ func (f *FS) destroyInode(ino meta.Ino) error {
 		content = nil
 		if c, err := tx.Content(ino); err == nil {
 			content = &c
+			if err := f.retireVersion(tx, c.FileID); err != nil {
+				return err
+			}
 		} else if !errors.Is(err, meta.ErrNotFound) {
 			return err
 		}

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ const (
 	// listed attribute and remove unlisted ones, never try to write them.
 	xattrPrefix    = "user.sealfs."
 	xattrEncrypted = xattrPrefix + "encrypted"
+	xattrSync      = xattrPrefix + "sync"
 
 	maxXattrValue = 64 << 10 // XATTR_SIZE_MAX
 	maxXattrName  = 255      // XATTR_NAME_MAX
@@ -55,8 +57,11 @@ func (n *node) xattr(attr string) ([]byte, error) {
 }
 
 func (n *node) virtualXattr(attr string) ([]byte, error) {
-	if attr != xattrEncrypted || !n.IsRegular() {
+	if !n.IsRegular() || (attr != xattrEncrypted && attr != xattrSync) {
 		return nil, meta.ErrNotFound
+	}
+	if attr == xattrSync && n.fsys.upload == nil {
+		return nil, meta.ErrNotFound // no bucket: nothing is synced anywhere
 	}
 	var c meta.Content
 	err := n.fsys.meta.View(func(tx *meta.Tx) (err error) {
@@ -66,11 +71,12 @@ func (n *node) virtualXattr(attr string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Encrypted {
-		return []byte("true"), nil
+	if attr == xattrSync {
+		return []byte(c.SyncText()), nil
 	}
-	return []byte("false"), nil
+	return []byte(strconv.FormatBool(c.Encrypted)), nil
 }
+
 
 // IsRegular reports whether n is a regular file.
 func (n *node) IsRegular() bool { return n.StableAttr().Mode == syscall.S_IFREG }

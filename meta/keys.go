@@ -6,12 +6,14 @@ import "encoding/binary"
 // big-endian so a prefix scan over a directory returns its entries in name
 // order.
 const (
-	tagInode   = 'i' // i <ino>          -> Inode
-	tagEntry   = 'e' // e <dir> <name>   -> Entry
-	tagContent = 'c' // c <ino>          -> Content
-	tagXattr   = 'x' // x <ino> <name>   -> raw value
-	tagOrphan  = 'o' // o <ino>          -> empty; unlinked while open
-	keyInoSeq  = "s/ino"
+	tagInode    = 'i' // i <ino>          -> Inode
+	tagEntry    = 'e' // e <dir> <name>   -> Entry
+	tagContent  = 'c' // c <ino>          -> Content
+	tagXattr    = 'x' // x <ino> <name>   -> raw value
+	tagOrphan   = 'o' // o <ino>          -> empty; unlinked while open
+	tagUpload   = 'u' // u <due> <file id> -> Upload
+	tagDeletion = 'r' // r <after> <file id> -> Deletion (remote, after retention)
+	keyInoSeq   = "s/ino"
 )
 
 func inoKey(tag byte, ino Ino) []byte {

@@ -60,3 +60,15 @@ type Content struct {
 	Sync       SyncState `json:"sync,omitempty"`
 	SyncDetail string    `json:"sync_detail,omitempty"` // generation/etag when synced, reason on error
 }
+
+// SyncText is how the sync state reads in user.sealfs.sync and the SYNC
+// column: pending, uploading, synced <generation or etag>, error <reason>.
+func (c Content) SyncText() string {
+	switch c.Sync {
+	case SyncNone, SyncPending:
+		return string(SyncPending)
+	case SyncSynced, SyncError:
+		return string(c.Sync) + " " + c.SyncDetail
+	}
+	return string(c.Sync)
+}

@@ -1,0 +1,107 @@
+package meta
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Upload is one queued upload of a sealed content version. Jobs are kept in
+// due-time order, so a restart resumes them where the last mount left off.
+type Upload struct {
+	Ino      Ino      `json:"ino"`
+	FileID   [16]byte `json:"file_id"`
+	Size     int64    `json:"size"`     // ciphertext bytes
+	Due      int64    `json:"due"`      // unix ns: not before (quiet period, backoff)
+	Queued   int64    `json:"queued"`   // unix ns: first queued, for the oldest-pending age
+	Attempts int      `json:"attempts"` // failed attempts so far
+	LastErr  string   `json:"last_err,omitempty"`
+}
+
+// Deletion is a remote object to delete once its retention period is over:
+// a superseded or deleted version, kept meanwhile as the trash and the undo.
+type Deletion struct {
+	FileID [16]byte `json:"file_id"`
+	After  int64    `json:"after"` // unix ns
+}
+
+func uploadKey(due int64, id [16]byte) []byte {
+	k := make([]byte, 1+8+16)
+	k[0] = tagUpload
+	binary.BigEndian.PutUint64(k[1:], uint64(due))
+	copy(k[9:], id[:])
+	return k
+}
+
+func deletionKey(after int64, id [16]byte) []byte {
+	k := uploadKey(after, id)
+	k[0] = tagDeletion
+	return k
+}
+
+// PutUpload queues u.
+func (tx *Tx) PutUpload(u Upload) error {
+	return tx.putJSON(uploadKey(u.Due, u.FileID), u)
+}
+
+// DeleteUpload removes u (as it was queued, same Due) from the queue.
+func (tx *Tx) DeleteUpload(u Upload) error {
+	return tx.delete(uploadKey(u.Due, u.FileID))
+}
+
+// Uploads calls fn for queued uploads in due order until fn returns false.
+func (tx *Tx) Uploads(fn func(Upload) bool) error {
+	return tx.scan([]byte{tagUpload}, func(v []byte) (bool, error) {
+		var u Upload
+		if err := json.Unmarshal(v, &u); err != nil {
+			return false, err
+		}
+		return fn(u), nil
+	})
+}
+
+// PutDeletion schedules a remote deletion.
+func (tx *Tx) PutDeletion(d Deletion) error {
+	return tx.putJSON(deletionKey(d.After, d.FileID), d)
+}
+
+// DeleteDeletion removes a scheduled deletion.
+func (tx *Tx) DeleteDeletion(d Deletion) error {
+	return tx.delete(deletionKey(d.After, d.FileID))
+}
+
+// DueDeletions returns the deletions whose time has come.
+func (tx *Tx) DueDeletions(now time.Time) ([]Deletion, error) {
+	var out []Deletion
+	err := tx.scan([]byte{tagDeletion}, func(v []byte) (bool, error) {
+		var d Deletion
+		if err := json.Unmarshal(v, &d); err != nil {
+			return false, err
+		}
+		if d.After > now.UnixNano() {
+			return false, nil
+		}
+		out = append(out, d)
+		return true, nil
+	})
+	return out, err
+}
+
+// scan calls fn with each value under prefix in key order until it returns false.
+func (tx *Tx) scan(prefix []byte, fn func(v []byte) (bool, error)) error {
+	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		var more bool
+		err := it.Item().Value(func(v []byte) (err error) {
+			more, err = fn(v)
+			return err
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
