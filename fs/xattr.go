@@ -77,7 +77,6 @@ func (n *node) virtualXattr(attr string) ([]byte, error) {
 	return []byte(strconv.FormatBool(c.Encrypted)), nil
 }
 
-
 // IsRegular reports whether n is a regular file.
 func (n *node) IsRegular() bool { return n.StableAttr().Mode == syscall.S_IFREG }
 
