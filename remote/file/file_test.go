@@ -1,0 +1,118 @@
+package file_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sealfs/sealfs/remote/driver"
+	"github.com/sealfs/sealfs/remote/drivertest"
+	"github.com/sealfs/sealfs/remote/file"
+)
+
+func open(t *testing.T, dir string) driver.Bucket {
+	t.Helper()
+	b, err := file.Open(context.Background(), &url.URL{Scheme: "file", Path: dir}, driver.OpenOptions{})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	drivertest.Run(t, func(t *testing.T) driver.Bucket { return open(t, t.TempDir()) })
+}
+
+func TestRegistered(t *testing.T) {
+	if _, ok := driver.Lookup("file"); !ok {
+		t.Fatal(`scheme "file" not registered`)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "f")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		u    url.URL
+		want driver.Code
+	}{
+		{"missing folder", url.URL{Scheme: "file", Path: filepath.Join(dir, "nope")}, driver.NotFound},
+		{"a file", url.URL{Scheme: "file", Path: notDir}, driver.Permanent},
+		{"remote host", url.URL{Scheme: "file", Host: "server", Path: dir}, driver.Permanent},
+		{"relative", url.URL{Scheme: "file", Path: "rel/dir"}, driver.Permanent},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := file.Open(context.Background(), &tc.u, driver.OpenOptions{})
+			if got := driver.CodeOf(err); got != tc.want {
+				t.Fatalf("Open: err = %v (code %v), want code %v", err, got, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nope")); !os.IsNotExist(err) {
+		t.Fatalf("Open created the missing folder")
+	}
+}
+
+func TestBadKeys(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	ctx := context.Background()
+	for _, key := range []string{"", "/abs", "a//b", "a/../../etc/passwd", "..", "./a", "a/.", "data/.tmp-x", ".tmp-1/a", "a\x00b"} {
+		if _, err := b.Stat(ctx, key); driver.CodeOf(err) != driver.Permanent {
+			t.Errorf("Stat(%q): err = %v, want Permanent", key, err)
+		}
+		crc, sum := drivertest.Checksums(nil)
+		if _, err := b.Put(ctx, key, nil, 0, driver.PutOptions{CRC32C: crc, MD5: sum}); driver.CodeOf(err) != driver.Permanent {
+			t.Errorf("Put(%q): err = %v, want Permanent", key, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("bad keys left %d entries in the folder", len(entries))
+	}
+}
+
+// TestNoLeftovers: failed writes leave no temporary files, successful ones
+// leave exactly the object.
+func TestNoLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	ctx := context.Background()
+	data := []byte("hello")
+	crc, sum := drivertest.Checksums(data)
+	put := func(key string, opts driver.PutOptions) error {
+		_, err := b.Put(ctx, key, bytesReader(data), int64(len(data)), opts)
+		return err
+	}
+	if err := put("d/obj", driver.PutOptions{CRC32C: crc, MD5: sum}); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("d/obj", driver.PutOptions{CRC32C: crc}); driver.CodeOf(err) != driver.AlreadyExists {
+		t.Fatalf("second Put: %v", err)
+	}
+	if err := put("d/bad", driver.PutOptions{CRC32C: crc ^ 1}); driver.CodeOf(err) != driver.Permanent {
+		t.Fatalf("Put with a wrong CRC32C: %v, want Permanent", err)
+	}
+	badSum := append([]byte{sum[0] ^ 1}, sum[1:]...)
+	if err := put("d/bad", driver.PutOptions{CRC32C: crc, MD5: badSum}); driver.CodeOf(err) != driver.Permanent {
+		t.Fatalf("Put with a wrong MD5: %v, want Permanent", err)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "obj" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("folder holds %q, want just obj", names)
+	}
+}
