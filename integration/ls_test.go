@@ -155,8 +155,8 @@ func checkLsTable(t *testing.T, common []string, dir string, all map[string]want
 		return
 	}
 	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
-	if h := strings.Fields(lines[0]); len(h) < 4 || strings.Join(h[:4], " ") != "NAME SIZE ENCRYPTED MODIFIED" {
-		t.Errorf("sealfs %q: header %q, want it to start with NAME SIZE ENCRYPTED MODIFIED", args, lines[0])
+	if h := strings.Join(strings.Fields(lines[0]), " "); h != "NAME SIZE ENCRYPTED SYNC MODIFIED" {
+		t.Errorf("sealfs %q: header %q, want NAME SIZE ENCRYPTED SYNC MODIFIED", args, lines[0])
 	}
 	rows := map[string][]string{}
 	for _, l := range lines[1:] {

@@ -35,6 +35,10 @@ type Config struct {
 	Format    int    `json:"format"`
 	KeyID     string `json:"key_id"`
 	BlockSize int    `json:"block_size"`
+	// StoreID names this store as a bucket writer (the lease holder).
+	StoreID string `json:"store_id,omitempty"`
+	// Remote is the bucket URL set by `init --remote` or `remote set`.
+	Remote string `json:"remote,omitempty"`
 }
 
 // Store is an open, locked store directory.
@@ -63,12 +67,21 @@ func Init(dir string, key *crypto.MasterKey) error {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return fmt.Errorf("create store: %w", err)
 	}
-	cfg := Config{Format: FormatVersion, KeyID: key.ID().String(), BlockSize: crypto.DefaultBlockSize}
+	id, err := crypto.NewFileID() // any 16 random bytes do
+	if err != nil {
+		return err
+	}
+	cfg := Config{Format: FormatVersion, KeyID: key.ID().String(), BlockSize: crypto.DefaultBlockSize, StoreID: id.String()}
+	// The config is written last: its presence marks a complete store.
+	return WriteConfig(dir, cfg)
+}
+
+// WriteConfig replaces STORE/sealfs.json atomically.
+func WriteConfig(dir string, cfg Config) error {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err
 	}
-	// The config is written last and atomically: its presence marks a complete store.
 	tmp := configPath(dir) + ".tmp"
 	if err := writeFileSync(tmp, append(b, '\n')); err != nil {
 		return fmt.Errorf("write store config: %w", err)

@@ -25,7 +25,7 @@ type control struct {
 	path string
 }
 
-func startControl(st *store.Store, fsys *sealfs.FS) (*control, error) {
+func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error) {
 	p := socketPath(st.Dir)
 	// We hold the store lock, so a socket left here is stale.
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -45,13 +45,43 @@ func startControl(st *store.Store, fsys *sealfs.FS) (*control, error) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		rows, err := listPath(st.Meta, r.URL.Query().Get("path"), r.URL.Query().Get("recursive") == "1")
+		rows, err := listPath(st.Meta, r.URL.Query().Get("path"), r.URL.Query().Get("recursive") == "1", sy != nil)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(rows)
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		status, err := daemonStatus(st, sy)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(status)
+	})
+	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
+		if sy == nil {
+			http.Error(w, "this mount has no remote", http.StatusConflict)
+			return
+		}
+		timeout, err := time.ParseDuration(r.URL.Query().Get("timeout"))
+		if err != nil || timeout <= 0 {
+			timeout = 24 * time.Hour
+		}
+		if err := fsys.SyncAll(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		if err := sy.up.WaitSynced(ctx); err != nil {
+			http.Error(w, "timed out with uploads pending", http.StatusRequestTimeout)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
 	})
 	c := &control{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, path: p}
 	go c.srv.Serve(ln)
@@ -76,7 +106,6 @@ func daemonClient(storeDir string) *http.Client {
 	}
 	conn.Close()
 	return &http.Client{
-		Timeout: time.Minute,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", p)

@@ -7,13 +7,15 @@ import (
 	"os"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
 )
 
 func runInit(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("init", "[--store DIR] [--key-file FILE]", stdout)
+	fs := newFlags("init", "[--store DIR] [--key-file FILE] [--remote URL]", stdout)
 	var loc location
 	loc.register(fs)
+	remoteURL := fs.String("remote", "", "bucket URL to upload to (see sealfs remote set)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -29,7 +31,23 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Lstat(loc.keyFile); err == nil {
 		return badInput("key file %s already exists; refusing to overwrite it", loc.keyFile)
 	}
-	return initStore(loc, stderr)
+	if *remoteURL != "" {
+		if _, _, err := remote.ParseURL(*remoteURL); err != nil {
+			return usageError{err}
+		}
+	}
+	if err := initStore(loc, stderr); err != nil {
+		return err
+	}
+	if *remoteURL == "" {
+		return nil
+	}
+	cfg, err := store.ReadConfig(loc.store)
+	if err != nil {
+		return err
+	}
+	cfg.Remote = *remoteURL
+	return store.WriteConfig(loc.store, cfg)
 }
 
 // initStore creates the key file (unless one exists) and the store. The

@@ -18,12 +18,21 @@ type listEntry struct {
 	Type      string    `json:"type"`
 	Size      uint64    `json:"size"`
 	Encrypted bool      `json:"encrypted"`
+	Sync      string    `json:"sync,omitempty"` // files only, when the store has a remote
 	Modified  time.Time `json:"modified"`
 }
 
 // listPath lists directory p of the filesystem in m (its entries, or the
-// whole subtree when recursive); a file path lists that file alone.
-func listPath(m *meta.Store, p string, recursive bool) ([]listEntry, error) {
+// whole subtree when recursive); a file path lists that file alone. With
+// synced set, files carry their sync state.
+func listPath(m *meta.Store, p string, recursive, synced bool) ([]listEntry, error) {
+	l := lister{synced: synced}
+	return l.list(m, p, recursive)
+}
+
+type lister struct{ synced bool }
+
+func (l lister) list(m *meta.Store, p string, recursive bool) ([]listEntry, error) {
 	p = path.Clean("/" + p)
 	var out []listEntry
 	err := m.View(func(tx *meta.Tx) error {
@@ -39,16 +48,16 @@ func listPath(m *meta.Store, p string, recursive bool) ([]listEntry, error) {
 			return err
 		}
 		if in.Mode&syscall.S_IFMT != syscall.S_IFDIR {
-			e, err := describe(tx, path.Base(p), p, in)
+			e, err := l.describe(tx, path.Base(p), p, in)
 			out = append(out, e)
 			return err
 		}
-		return listDir(tx, ino, p, recursive, &out)
+		return l.listDir(tx, ino, p, recursive, &out)
 	})
 	return out, err
 }
 
-func listDir(tx *meta.Tx, dir meta.Ino, dirPath string, recursive bool, out *[]listEntry) error {
+func (l lister) listDir(tx *meta.Tx, dir meta.Ino, dirPath string, recursive bool, out *[]listEntry) error {
 	var entries []meta.Entry
 	if err := tx.Entries(dir, func(e meta.Entry) bool {
 		entries = append(entries, e)
@@ -62,13 +71,13 @@ func listDir(tx *meta.Tx, dir meta.Ino, dirPath string, recursive bool, out *[]l
 			return err
 		}
 		p := path.Join(dirPath, e.Name)
-		row, err := describe(tx, e.Name, p, in)
+		row, err := l.describe(tx, e.Name, p, in)
 		if err != nil {
 			return err
 		}
 		*out = append(*out, row)
 		if recursive && e.Mode == syscall.S_IFDIR {
-			if err := listDir(tx, e.Ino, p, true, out); err != nil {
+			if err := l.listDir(tx, e.Ino, p, true, out); err != nil {
 				return err
 			}
 		}
@@ -76,7 +85,7 @@ func listDir(tx *meta.Tx, dir meta.Ino, dirPath string, recursive bool, out *[]l
 	return nil
 }
 
-func describe(tx *meta.Tx, name, p string, in meta.Inode) (listEntry, error) {
+func (l lister) describe(tx *meta.Tx, name, p string, in meta.Inode) (listEntry, error) {
 	e := listEntry{Name: name, Path: p, Size: in.Size, Modified: in.ModTime().UTC()}
 	switch in.Mode & syscall.S_IFMT {
 	case syscall.S_IFDIR:
@@ -90,6 +99,9 @@ func describe(tx *meta.Tx, name, p string, in meta.Inode) (listEntry, error) {
 			return e, err
 		}
 		e.Encrypted = c.Encrypted
+		if l.synced {
+			e.Sync = c.SyncText()
+		}
 	default:
 		e.Type = "special"
 	}

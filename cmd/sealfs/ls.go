@@ -69,7 +69,7 @@ func fetchListing(loc location, p string, recursive bool) ([]listEntry, error) {
 		return nil, err
 	}
 	defer st.Close()
-	rows, err := listPath(st.Meta, p, recursive)
+	rows, err := listPath(st.Meta, p, recursive, st.Config.Remote != "")
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -99,9 +99,12 @@ func listFromDaemon(c *http.Client, p string, recursive bool) ([]listEntry, erro
 
 func printTable(w io.Writer, rows []listEntry, recursive bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSIZE\tENCRYPTED\tMODIFIED")
+	fmt.Fprintln(tw, "NAME\tSIZE\tENCRYPTED\tSYNC\tMODIFIED")
 	for _, r := range rows {
-		name, size, enc := r.Name, strconv.FormatUint(r.Size, 10), "-"
+		name, size, enc, sync := r.Name, strconv.FormatUint(r.Size, 10), "-", r.Sync
+		if sync == "" {
+			sync = "-"
+		}
 		if recursive {
 			name = r.Path
 		}
@@ -111,7 +114,7 @@ func printTable(w io.Writer, rows []listEntry, recursive bool) error {
 		case "file":
 			enc = strconv.FormatBool(r.Encrypted)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, size, enc, r.Modified.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, size, enc, sync, r.Modified.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
 }

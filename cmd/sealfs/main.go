@@ -38,7 +38,10 @@ type command struct {
 var commands = []command{
 	{"init", "create a new store and master key", runInit},
 	{"mount", "mount a store (foreground, until unmounted or signalled)", runMount},
-	{"ls", "list files with size, encryption and modification time", runLs},
+	{"ls", "list files with size, encryption, sync state and modification time", runLs},
+	{"status", "show the upload queue, the remote and the lease", runStatus},
+	{"sync", "wait until what was written is in the bucket (--wait)", runSync},
+	{"remote", "set the bucket URL and credentials (remote set URL)", runRemote},
 	{"version", "print the version", runVersion},
 }
 

@@ -30,6 +30,8 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	allowOther := fl.Bool("allow-other", false, "let other users access the mount (the kernel still enforces modes and owners)")
 	noInit := fl.Bool("no-init", false, "fail instead of creating a missing store")
 	debug := fl.Bool("debug", false, "log every FUSE request")
+	var so syncOptions
+	so.register(fl)
 	if err := parseFlags(fl, args); err != nil {
 		return err
 	}
@@ -41,6 +43,9 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	}
 	mnt, err := checkMountpoint(fl.Arg(0))
 	if err != nil {
+		return err
+	}
+	if err := so.validate(); err != nil {
 		return err
 	}
 	if !store.Exists(loc.store) {
@@ -62,21 +67,31 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(st, mnt, *allowOther, *debug, stderr)
+	return serve(st, key, mnt, *allowOther, *debug, so, stderr)
 }
 
-// serve mounts the open store at mnt and blocks until it is unmounted.
-func serve(st *store.Store, mnt string, allowOther, debug bool, stderr io.Writer) (err error) {
+// serve mounts the open store at mnt and blocks until it is unmounted; with
+// a remote, it uploads in the background and drains the queue at the end.
+func serve(st *store.Store, key *crypto.MasterKey, mnt string, allowOther, debug bool, so syncOptions, stderr io.Writer) (err error) {
 	defer func() {
 		if cerr := st.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	fsys, err := sealfs.New(sealfs.Config{
+	sy, err := startSync(st, key, so, log)
+	if err != nil {
+		return err
+	}
+	cfg := sealfs.Config{
 		Meta: st.Meta, Data: st, Wrapper: st.Wrapper, BlockSize: st.Config.BlockSize, Log: log,
 		RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()),
-	})
+	}
+	if sy != nil {
+		cfg.Upload = sy.fsConfig()
+		defer sy.stop(stderr)
+	}
+	fsys, err := sealfs.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -87,14 +102,14 @@ func serve(st *store.Store, mnt string, allowOther, debug bool, stderr io.Writer
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go fsys.SyncLoop(ctx, groupCommitInterval)
-	ctl, err := startControl(st, fsys)
+	ctl, err := startControl(st, fsys, sy)
 	if err != nil {
 		server.Unmount()
 		return err
 	}
 	defer ctl.Close()
 	go unmountOnSignal(ctx, server, mnt, log)
-	log.Info("mounted", "store", st.Dir, "mountpoint", mnt)
+	log.Info("mounted", "store", st.Dir, "mountpoint", mnt, "remote", sy.url())
 	server.Wait()
 	stop()
 	if err := fsys.SyncAll(); err != nil {

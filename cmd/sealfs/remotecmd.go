@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/remote"
+	"github.com/sealfs/sealfs/store"
+)
+
+func runRemote(args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("remote", "set URL [--credentials-file FILE] [--store DIR] [--key-file FILE]", stdout)
+	var loc location
+	loc.register(fl)
+	credsFile := fl.String("credentials-file", "", "bucket credentials (GCS service account JSON, AWS shared credentials, Azure connection string); stored sealed")
+	if len(args) == 0 || args[0] != "set" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return parseFlags(fl, args)
+		}
+		return badInput("usage: sealfs remote set URL [--credentials-file FILE]")
+	}
+	if err := parseFlags(fl, args[1:]); err != nil {
+		return err
+	}
+	if fl.NArg() != 1 {
+		return badInput("usage: sealfs remote set URL [--credentials-file FILE]")
+	}
+	if err := loc.resolve(); err != nil {
+		return err
+	}
+	return setRemote(loc, fl.Arg(0), *credsFile, stderr)
+}
+
+// setRemote checks everything (URL, key, credentials, that the bucket
+// answers) before it changes the store.
+func setRemote(loc location, url, credsFile string, stderr io.Writer) error {
+	if _, _, err := remote.ParseURL(url); err != nil {
+		return usageError{err}
+	}
+	key, err := crypto.LoadKeyFile(loc.keyFile)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg, err := store.CheckKey(loc.store, key)
+	if err != nil {
+		return usageError{err}
+	}
+	var sealed []byte
+	if credsFile != "" {
+		creds, err := os.ReadFile(credsFile)
+		if err != nil {
+			return usageError{fmt.Errorf("credentials file: %w", err)}
+		}
+		if sealed, err = key.SealCredentials(creds); err != nil {
+			return err
+		}
+		clear(creds)
+	}
+	b, err := openBucketWith(key, url, sealed)
+	if err != nil {
+		return err
+	}
+	b.Close()
+	if sealed != nil {
+		if err := store.WriteSealedCredentials(loc.store, sealed); err != nil {
+			return err
+		}
+	}
+	cfg.Remote = url
+	if err := store.WriteConfig(loc.store, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "sealfs: remote set to %s (used from the next mount)\n", b.URL())
+	return nil
+}

@@ -1,0 +1,180 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/sealfs/sealfs/crypto"
+)
+
+// remoteStore inits a store whose remote is url and returns its paths.
+func remoteStore(t *testing.T, url string) (store, key string) {
+	t.Helper()
+	base := t.TempDir()
+	store, key = filepath.Join(base, "store"), filepath.Join(base, "keys", "master.key")
+	mustMkdir(t, filepath.Dir(key), 0o700)
+	runSealfsOK(t, "init", "--store", store, "--key-file", key, "--remote", url)
+	return store, key
+}
+
+// fileBucket makes an empty local-folder bucket.
+func fileBucket(t *testing.T) (dir, url string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "bucket")
+	mustMkdir(t, dir, 0o700)
+	return dir, "file://" + dir
+}
+
+// syncWait runs `sealfs sync --wait` and fails the test unless it exits 0.
+func syncWait(t *testing.T, store, key string) {
+	t.Helper()
+	runSealfsOK(t, "sync", "--wait", "--timeout", "2m", "--store", store, "--key-file", key)
+}
+
+// decryptObjects opens every object under bucketDir/data with the key, as a
+// recovery tool would, and returns the sha256 of each plaintext.
+func decryptObjects(t *testing.T, bucketDir, keyFile string) map[string]int {
+	t.Helper()
+	key, err := crypto.LoadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := crypto.NewWrapper(key)
+	sums := map[string]int{}
+	objs, err := filepath.Glob(filepath.Join(bucketDir, "data", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range objs {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := crypto.OpenFile(w, readOnly{f})
+		if err != nil {
+			t.Fatalf("object %s does not open with the key: %v", filepath.Base(p), err)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(c, 0, c.Size())); err != nil {
+			t.Fatalf("object %s does not decrypt: %v", filepath.Base(p), err)
+		}
+		f.Close()
+		sums[hex.EncodeToString(h.Sum(nil))]++
+	}
+	return sums
+}
+
+// readOnly lets crypto.OpenFile read a bucket object without a way to change it.
+type readOnly struct{ *os.File }
+
+func (r readOnly) WriteAt([]byte, int64) (int, error) { return 0, syscall.EROFS }
+func (r readOnly) Truncate(int64) error               { return syscall.EROFS }
+
+func TestFileRemoteSyncsEveryFile(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key))
+	marker := "sealfs-remote-marker-" + uniqueHex(t, 32)
+	want := map[string]int{}
+	names := []string{}
+	for i := range 40 {
+		name := "remote-visible-name-" + uniqueHex(t, 8)
+		data := bytes.Repeat([]byte(marker+name), 1+i*97)
+		mustWriteFile(t, filepath.Join(m.Dir, name), data, 0o644)
+		sum := sha256.Sum256(data)
+		want[hex.EncodeToString(sum[:])]++
+		names = append(names, name)
+	}
+	big := randomBytes(7, 3<<20+11)
+	mustWriteFile(t, filepath.Join(m.Dir, "big-"+marker), big, 0o644)
+	sum := sha256.Sum256(big)
+	want[hex.EncodeToString(sum[:])]++
+	names = append(names, "big-"+marker)
+
+	syncWait(t, store, key)
+
+	for _, name := range names {
+		state := string(getxattr(t, filepath.Join(m.Dir, name), "user.sealfs.sync"))
+		if !strings.HasPrefix(state, "synced ") {
+			t.Errorf("%s: user.sealfs.sync = %q, want synced <version>", name, state)
+		}
+	}
+	r := runSealfsOK(t, "ls", "--json", "--store", store, "--key-file", key)
+	var rows []struct{ Name, Sync string }
+	if err := json.Unmarshal([]byte(r.Stdout), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if !strings.HasPrefix(row.Sync, "synced ") {
+			t.Errorf("ls: %s sync %q, want synced", row.Name, row.Sync)
+		}
+	}
+	got := decryptObjects(t, bucketDir, key)
+	for h, n := range want {
+		if got[h] != n {
+			t.Errorf("bucket holds %d objects with plaintext %s…, want %d", got[h], h[:12], n)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("bucket holds %d distinct objects, want %d", len(got), len(want))
+	}
+	if hits := findNeedles(t, bucketDir, append(names, marker)); len(hits) > 0 {
+		t.Errorf("plaintext or names in the bucket: %v", hits)
+	}
+}
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	_, url := fileBucket(t)
+	storeA, keyA := remoteStore(t, url)
+	mountSealfs(t, withStore(storeA, keyA))
+	storeB, keyB := remoteStore(t, url)
+	r := mountExpectFailure(t, mountConfig{store: storeB, key: keyB, mnt: t.TempDir()})
+	if r.Code != 2 || !strings.Contains(r.Stderr, "leased by another sealfs store") {
+		t.Errorf("second writer: exit %d, stderr %q; want 2 and a lease message", r.Code, r.Stderr)
+	}
+}
+
+func TestUploadsResumeAfterKill(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), tolerateExitError())
+	want := map[string]int{}
+	for range 20 {
+		data := randomBytes(uint64(len(want))+100, 200<<10)
+		mustWriteFile(t, filepath.Join(m.Dir, "f-"+uniqueHex(t, 8)), data, 0o644)
+		sum := sha256.Sum256(data)
+		want[hex.EncodeToString(sum[:])]++
+	}
+	// Closed files are durable; their uploads wait out the quiet period.
+	if err := m.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-m.exited
+	unmountDir(t, m.Dir)
+	m2 := mountSealfs(t, withStore(store, key), withMountpoint(m.Dir))
+	syncWait(t, store, key)
+	got := decryptObjects(t, bucketDir, key)
+	for h, n := range want {
+		if got[h] != n {
+			t.Errorf("after kill -9 and remount the bucket holds %d copies of %s…, want %d", got[h], h[:12], n)
+		}
+	}
+	entries, err := os.ReadDir(m2.Dir)
+	if err != nil || len(entries) != len(want) {
+		t.Fatalf("after remount: %d entries (%v), want %d", len(entries), err, len(want))
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if state := string(getxattr(t, filepath.Join(m2.Dir, name), "user.sealfs.sync")); !strings.HasPrefix(state, "synced ") {
+			t.Errorf("%s: %q, want synced", name, state)
+		}
+	}
+}

@@ -1,0 +1,262 @@
+// Package uploader moves sealed content versions from the local store to
+// the bucket in the background. Its queue lives in the metadata store, so a
+// restart or a crash resumes it; writers never wait for it.
+package uploader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/meta"
+	"github.com/sealfs/sealfs/remote"
+)
+
+// DataSource opens the local ciphertext of a version.
+type DataSource interface {
+	OpenData(id crypto.FileID) (*os.File, error)
+}
+
+// Config wires an Uploader.
+type Config struct {
+	Meta    *meta.Store
+	Data    DataSource
+	Bucket  *remote.Bucket
+	Workers int // parallel uploads; default 4
+	Log     *slog.Logger
+	// PermanentRetry is how long a job waits after a permanent error
+	// (bad credentials, a refused object) before it is tried again.
+	PermanentRetry time.Duration
+}
+
+// Uploader runs the upload workers and the deletion of expired versions.
+type Uploader struct {
+	cfg  Config
+	wake chan struct{}
+
+	mu        sync.Mutex
+	claimed   map[[16]byte]bool // jobs a worker is on
+	draining  bool              // ignore quiet periods: everything is due now
+	drainers  int
+	lastErr   string
+	lastErrAt time.Time
+	rate      rateMeter
+	changed   chan struct{} // closed and replaced whenever a job finishes
+}
+
+// ObjectKey is where version id is stored in the bucket: an opaque name,
+// the version's random file ID.
+func ObjectKey(id [16]byte) string { return "data/" + crypto.FileID(id).String() }
+
+// New makes an Uploader; Run starts it.
+func New(cfg Config) *Uploader {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PermanentRetry == 0 {
+		cfg.PermanentRetry = 5 * time.Minute
+	}
+	return &Uploader{
+		cfg: cfg, wake: make(chan struct{}, 1),
+		claimed: make(map[[16]byte]bool), changed: make(chan struct{}),
+	}
+}
+
+// Wake tells the workers that a job was queued.
+func (u *Uploader) Wake() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run uploads, and deletes expired versions, until ctx ends.
+func (u *Uploader) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		u.deletionLoop(ctx, time.Minute)
+	}()
+	for range u.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u.worker(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (u *Uploader) worker(ctx context.Context) {
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	for ctx.Err() == nil {
+		job, ok, err := u.claimNext()
+		if err != nil {
+			u.noteErr(err)
+		}
+		if !ok {
+			select {
+			case <-ctx.Done():
+			case <-u.wake:
+			case <-poll.C:
+			}
+			continue
+		}
+		u.upload(ctx, job)
+		u.release(job)
+		u.Wake() // others may be waiting behind this one
+	}
+}
+
+// claimNext picks the first due job no other worker is on.
+func (u *Uploader) claimNext() (meta.Upload, bool, error) {
+	now := time.Now().UnixNano()
+	u.mu.Lock()
+	draining := u.draining
+	u.mu.Unlock()
+	var job meta.Upload
+	found := false
+	err := u.cfg.Meta.View(func(tx *meta.Tx) error {
+		return tx.Uploads(func(j meta.Upload) bool {
+			if j.Due > now {
+				if !draining {
+					return false // in due order: nothing later is due either
+				}
+				if j.Attempts > 0 {
+					return true // a failed job keeps its backoff, even when draining
+				}
+			}
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			if u.claimed[j.FileID] {
+				return true
+			}
+			u.claimed[j.FileID] = true
+			job, found = j, true
+			return false
+		})
+	})
+	return job, found, err
+}
+
+func (u *Uploader) release(job meta.Upload) {
+	u.mu.Lock()
+	delete(u.claimed, job.FileID)
+	close(u.changed)
+	u.changed = make(chan struct{})
+	u.mu.Unlock()
+}
+
+func (u *Uploader) noteErr(err error) {
+	u.cfg.Log.Error("upload", "err", err)
+	u.mu.Lock()
+	u.lastErr, u.lastErrAt = err.Error(), time.Now()
+	u.mu.Unlock()
+}
+
+// upload sends one version and records the outcome.
+func (u *Uploader) upload(ctx context.Context, job meta.Upload) {
+	current, err := u.setState(job, meta.SyncUploading, "")
+	if err != nil || !current {
+		u.finish(job, err) // superseded or deleted before it was sent: nothing to do
+		return
+	}
+	data, err := u.cfg.Data.OpenData(job.FileID)
+	if errors.Is(err, os.ErrNotExist) {
+		u.finish(job, nil) // removed since: superseded
+		return
+	}
+	if err != nil {
+		u.retryLater(job, err)
+		return
+	}
+	defer data.Close()
+	fi, err := data.Stat()
+	if err != nil {
+		u.retryLater(job, err)
+		return
+	}
+	start := time.Now()
+	attrs, err := u.cfg.Bucket.Put(ctx, ObjectKey(job.FileID), data, fi.Size())
+	if err != nil {
+		if ctx.Err() != nil {
+			u.setState(job, meta.SyncPending, "")
+			return // stopping: the job stays queued for the next mount
+		}
+		u.retryLater(job, err)
+		return
+	}
+	u.rate.add(fi.Size(), time.Since(start))
+	_, err = u.setState(job, meta.SyncSynced, attrs.Version)
+	u.finish(job, err)
+}
+
+// setState records the sync state of job's version, if it is still the
+// file's current version; it reports whether it was.
+func (u *Uploader) setState(job meta.Upload, state meta.SyncState, detail string) (current bool, err error) {
+	err = u.cfg.Meta.Update(func(tx *meta.Tx) error {
+		c, err := tx.Content(job.Ino)
+		if errors.Is(err, meta.ErrNotFound) {
+			current = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		current = c.FileID == job.FileID
+		if !current {
+			return nil
+		}
+		c.Sync, c.SyncDetail = state, detail
+		return tx.PutContent(job.Ino, c)
+	})
+	return current, err
+}
+
+// finish removes a job from the queue.
+func (u *Uploader) finish(job meta.Upload, cause error) {
+	if cause != nil {
+		u.noteErr(cause)
+	}
+	if err := u.cfg.Meta.Update(func(tx *meta.Tx) error { return tx.DeleteUpload(job) }); err != nil {
+		u.noteErr(fmt.Errorf("dequeue %s: %w", crypto.FileID(job.FileID), err))
+	}
+}
+
+// retryLater requeues a failed job. The bucket layer already retried
+// transient errors with backoff; what reaches here is permanent or the bucket
+// gave up, so the job waits longer and its error shows in status and xattr.
+func (u *Uploader) retryLater(job meta.Upload, cause error) {
+	u.noteErr(fmt.Errorf("upload %s: %w", ObjectKey(job.FileID), cause))
+	next := job
+	next.Attempts++
+	next.LastErr = cause.Error()
+	next.Due = time.Now().Add(u.cfg.PermanentRetry).UnixNano()
+	err := u.cfg.Meta.Update(func(tx *meta.Tx) error {
+		if err := tx.DeleteUpload(job); err != nil {
+			return err
+		}
+		if err := tx.PutUpload(next); err != nil {
+			return err
+		}
+		c, err := tx.Content(job.Ino)
+		if err != nil || c.FileID != job.FileID {
+			return nil
+		}
+		c.Sync, c.SyncDetail = meta.SyncError, cause.Error()
+		return tx.PutContent(job.Ino, c)
+	})
+	if err != nil {
+		u.noteErr(err)
+	}
+}
