@@ -178,3 +178,38 @@ func TestUploadsResumeAfterKill(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataSnapshotIsSealed: unmount uploads a metadata snapshot that
+// opens with the key and holds no file name in the clear.
+func TestMetadataSnapshotIsSealed(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key))
+	name := "snapshot-visible-name-" + uniqueHex(t, 12)
+	mustWriteFile(t, filepath.Join(m.Dir, name), []byte("x"), 0o644)
+	m.Unmount(t)
+	snaps, err := filepath.Glob(filepath.Join(bucketDir, "meta", "*"))
+	if err != nil || len(snaps) == 0 {
+		t.Fatalf("no metadata snapshot in the bucket after unmount (%v)", err)
+	}
+	k, err := crypto.LoadKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(snaps[len(snaps)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := crypto.OpenFile(crypto.NewWrapper(k), readOnly{f})
+	if err != nil {
+		t.Fatalf("snapshot does not open with the key: %v", err)
+	}
+	plain, err := io.ReadAll(io.NewSectionReader(c, 0, c.Size()))
+	if err != nil || len(plain) == 0 {
+		t.Fatalf("snapshot does not decrypt: %d bytes, %v", len(plain), err)
+	}
+	if hits := findNeedles(t, bucketDir, []string{name}); len(hits) > 0 {
+		t.Errorf("file name in the bucket: %v", hits)
+	}
+}

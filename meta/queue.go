@@ -3,6 +3,7 @@ package meta
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -104,4 +105,13 @@ func (tx *Tx) scan(prefix []byte, fn func(v []byte) (bool, error)) error {
 		}
 	}
 	return nil
+}
+
+// HasUpload reports whether u (as queued, same Due) is still in the queue.
+func (tx *Tx) HasUpload(u Upload) (bool, error) {
+	_, err := tx.txn.Get(uploadKey(u.Due, u.FileID))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -3,6 +3,7 @@ package meta
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -125,4 +126,16 @@ func (s *Store) SyncIfDirty() error {
 		return nil
 	}
 	return s.Sync()
+}
+
+// Backup writes a full backup of the database to w (Badger's backup
+// format, plaintext: the caller seals it) and returns the version it covers.
+func (s *Store) Backup(w io.Writer) (uint64, error) {
+	return s.db.Backup(w, 0)
+}
+
+// CommitVersion grows with every committed change; equal values mean
+// nothing changed in between.
+func (s *Store) CommitVersion() uint64 {
+	return s.db.MaxVersion()
 }

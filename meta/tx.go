@@ -188,3 +188,20 @@ func (tx *Tx) Orphans() ([]Ino, error) {
 	}
 	return inos, nil
 }
+
+// Contents calls fn for every content record until fn returns false.
+func (tx *Tx) Contents(fn func(Ino, Content) bool) error {
+	prefix := []byte{tagContent}
+	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		var c Content
+		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &c) }); err != nil {
+			return err
+		}
+		if !fn(inoFromKey(it.Item().Key()), c) {
+			return nil
+		}
+	}
+	return nil
+}

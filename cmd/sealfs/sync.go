@@ -90,7 +90,17 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 		return nil, fmt.Errorf("take the bucket lease: %w", err)
 	}
 	s := &syncer{opts: o, bucket: bucket, lease: lease, cancel: cancel}
-	s.up = uploader.New(uploader.Config{Meta: st.Meta, Data: st, Bucket: bucket, Workers: o.workers, Log: log})
+	s.up = uploader.New(uploader.Config{
+		Meta: st.Meta, Data: st, Bucket: bucket, Workers: o.workers, Log: log,
+		Wrapper: st.Wrapper, TempDir: st.TempDir(),
+	})
+	if n, err := s.up.QueueUnsynced(); err != nil {
+		cancel()
+		bucket.Close()
+		return nil, fmt.Errorf("queue unsynced files: %w", err)
+	} else if n > 0 {
+		log.Info("queued files not yet in the bucket", "files", n)
+	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.up.Run(ctx) }()
 	go func() {
@@ -154,6 +164,9 @@ func (s *syncer) url() string {
 func (s *syncer) stop(stderr io.Writer) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.drainTimeout)
 	err := s.up.WaitSynced(ctx)
+	if err == nil {
+		err = s.up.Snapshot(ctx) // the metadata that goes with what was drained
+	}
 	cancel()
 	if err != nil {
 		if st, serr := s.up.Status(); serr == nil && st.PendingFiles > 0 {

@@ -32,6 +32,13 @@ type Config struct {
 	// PermanentRetry is how long a job waits after a permanent error
 	// (bad credentials, a refused object) before it is tried again.
 	PermanentRetry time.Duration
+	// Wrapper seals metadata snapshots; TempDir holds them while they are
+	// uploaded (inside the store, so nothing plain leaves it).
+	Wrapper *crypto.Wrapper
+	TempDir string
+	// SnapshotEvery is the longest time between metadata snapshots while
+	// there are changes; default one hour.
+	SnapshotEvery time.Duration
 }
 
 // Uploader runs the upload workers and the deletion of expired versions.
@@ -47,6 +54,8 @@ type Uploader struct {
 	lastErrAt time.Time
 	rate      rateMeter
 	changed   chan struct{} // closed and replaced whenever a job finishes
+
+	snapshotVersion uint64 // metadata version of the last snapshot
 }
 
 // ObjectKey is where version id is stored in the bucket: an opaque name,
@@ -63,6 +72,9 @@ func New(cfg Config) *Uploader {
 	}
 	if cfg.PermanentRetry == 0 {
 		cfg.PermanentRetry = 5 * time.Minute
+	}
+	if cfg.SnapshotEvery == 0 {
+		cfg.SnapshotEvery = time.Hour
 	}
 	return &Uploader{
 		cfg: cfg, wake: make(chan struct{}, 1),
@@ -81,10 +93,14 @@ func (u *Uploader) Wake() {
 // Run uploads, and deletes expired versions, until ctx ends.
 func (u *Uploader) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		u.deletionLoop(ctx, time.Minute)
+	}()
+	go func() {
+		defer wg.Done()
+		u.snapshotLoop(ctx, u.cfg.SnapshotEvery)
 	}()
 	for range u.cfg.Workers {
 		wg.Add(1)
@@ -120,6 +136,27 @@ func (u *Uploader) worker(ctx context.Context) {
 
 // claimNext picks the first due job no other worker is on.
 func (u *Uploader) claimNext() (meta.Upload, bool, error) {
+	job, ok, err := u.claimFromSnapshot()
+	if !ok || err != nil {
+		return job, ok, err
+	}
+	// The scan ran on a snapshot: a worker may have finished the job and
+	// released its claim since. Only a job still queued is worth sending.
+	var queued bool
+	err = u.cfg.Meta.View(func(tx *meta.Tx) (err error) {
+		queued, err = tx.HasUpload(job)
+		return err
+	})
+	if err != nil || !queued {
+		u.mu.Lock()
+		delete(u.claimed, job.FileID)
+		u.mu.Unlock()
+		return meta.Upload{}, false, err
+	}
+	return job, true, nil
+}
+
+func (u *Uploader) claimFromSnapshot() (meta.Upload, bool, error) {
 	now := time.Now().UnixNano()
 	u.mu.Lock()
 	draining := u.draining
