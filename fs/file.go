@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"syscall"
 	"time"
 
@@ -27,7 +26,7 @@ var (
 type openFile struct {
 	refs    int
 	rec     meta.Content // the version being read or written
-	data    *os.File
+	data    DataFile
 	content *crypto.File
 	// fresh: the version was started by this open (create, O_TRUNC or
 	// copy-on-write), so it may be changed in place. A version from an
@@ -75,7 +74,7 @@ func (n *node) acquireLocked() error {
 		return err
 	}
 	id := crypto.FileID(c.FileID)
-	data, err := n.fsys.data.OpenData(id)
+	data, err := n.fsys.openVersion(id, c)
 	if err != nil {
 		return err
 	}

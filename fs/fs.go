@@ -40,6 +40,24 @@ type Config struct {
 	// Upload, when set, queues each sealed version for the uploader and
 	// keeps superseded and deleted versions in the bucket for Retention.
 	Upload *UploadConfig
+	// Cache, when set, serves versions whose local ciphertext was evicted.
+	Cache Cache
+}
+
+// DataFile is the ciphertext of one version: a local file, or ranged reads
+// of the bucket object for a version evicted from the local cache.
+type DataFile interface {
+	crypto.Backing
+	Sync() error
+	Close() error
+}
+
+// Cache is the local ciphertext cache seen from fs.
+type Cache interface {
+	// Used records that a version was opened (for least-recently-used eviction).
+	Used(id crypto.FileID)
+	// OpenRemote reads an evicted, synced version from the bucket.
+	OpenRemote(id crypto.FileID) (DataFile, error)
 }
 
 // UploadConfig is how fs hands sealed versions to the uploader.
@@ -62,6 +80,7 @@ type FS struct {
 	blockSize int
 	log       *slog.Logger
 	upload    *UploadConfig
+	cache     Cache
 	root      *node
 
 	// nsMu serializes changes to the namespace (create, link, unlink,
@@ -84,7 +103,7 @@ func New(cfg Config) (*FS, error) {
 	}
 	f := &FS{
 		meta: cfg.Meta, data: cfg.Data, wrapper: cfg.Wrapper,
-		blockSize: cfg.BlockSize, log: cfg.Log, upload: cfg.Upload,
+		blockSize: cfg.BlockSize, log: cfg.Log, upload: cfg.Upload, cache: cfg.Cache,
 	}
 	if err := f.ensureRoot(cfg.RootUID, cfg.RootGID); err != nil {
 		return nil, err

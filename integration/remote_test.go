@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 )
@@ -211,5 +212,57 @@ func TestMetadataSnapshotIsSealed(t *testing.T) {
 	}
 	if hits := findNeedles(t, bucketDir, []string{name}); len(hits) > 0 {
 		t.Errorf("file name in the bucket: %v", hits)
+	}
+}
+
+// localDataBytes sums the ciphertext files a store keeps locally.
+func localDataBytes(t *testing.T, store string) int64 {
+	t.Helper()
+	var total int64
+	err := filepath.WalkDir(filepath.Join(store, "data"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			total += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
+}
+
+// TestCacheEvictionReadsBackFromBucket: with a small --cache-max the local
+// copies of synced files go, and every file still reads back byte for byte
+// through ranged reads of the bucket.
+func TestCacheEvictionReadsBackFromBucket(t *testing.T) {
+	_, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	const max = 300 << 10
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--cache-max", "300K"))
+	want := map[string][]byte{}
+	for i := range 12 {
+		data := randomBytes(uint64(500+i), 150<<10+i*70001) // crosses 64 KiB blocks
+		name := "cached-" + uniqueHex(t, 8)
+		mustWriteFile(t, filepath.Join(m.Dir, name), data, 0o644)
+		want[name] = data
+	}
+	syncWait(t, store, key)
+	deadline := time.Now().Add(20 * time.Second)
+	for localDataBytes(t, store) > max {
+		if time.Now().After(deadline) {
+			t.Fatalf("local ciphertext still %d bytes, want <= %d", localDataBytes(t, store), max)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m2 := m.Remount(t) // a fresh kernel page cache: reads reach the daemon
+	for name, data := range want {
+		compareBytes(t, filepath.Join(m2.Dir, name), data)
+	}
+	if got := localDataBytes(t, store); got > max {
+		t.Errorf("reading evicted files refilled the local store to %d bytes", got)
 	}
 }

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	"golang.org/x/sys/unix"
@@ -70,4 +73,32 @@ func (s *Store) Statfs() (unix.Statfs_t, error) {
 	var st unix.Statfs_t
 	err := unix.Statfs(s.Dir, &st)
 	return st, err
+}
+
+// TempDir is the store's scratch folder (metadata snapshots being sealed and
+// uploaded); it is created on first use.
+func (s *Store) TempDir() string {
+	d := filepath.Join(s.Dir, "tmp")
+	os.MkdirAll(d, 0o700)
+	return d
+}
+
+// ListData calls fn for every ciphertext file with its size and mtime.
+func (s *Store) ListData(fn func(id crypto.FileID, size int64, mtime time.Time)) error {
+	root := filepath.Join(s.Dir, "data")
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := hex.DecodeString(d.Name())
+		if err != nil || len(b) != len(crypto.FileID{}) {
+			return nil // not a data file
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		fn(crypto.FileID(b), fi.Size(), fi.ModTime())
+		return nil
+	})
 }

@@ -88,7 +88,7 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, allowOther, debug
 		RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()),
 	}
 	if sy != nil {
-		cfg.Upload = sy.fsConfig()
+		cfg.Upload, cfg.Cache = sy.fsUpload(), sy.fsCache()
 		defer sy.stop(stderr)
 	}
 	fsys, err := sealfs.New(cfg)

@@ -13,6 +13,7 @@ import (
 	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
 	"github.com/sealfs/sealfs/remote"
+	"github.com/sealfs/sealfs/remote/cache"
 	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
 
@@ -23,6 +24,9 @@ import (
 // leaseTTL is how long a lease outlives a writer that stopped renewing it.
 const leaseTTL = 2 * time.Minute
 
+// cacheEvictEvery is how often the local cache is checked against --cache-max.
+const cacheEvictEvery = 2 * time.Second
+
 // syncOptions are the mount flags of the background upload.
 type syncOptions struct {
 	remote       string
@@ -30,6 +34,7 @@ type syncOptions struct {
 	retention    time.Duration
 	drainTimeout time.Duration
 	quiet        time.Duration
+	cacheMax     byteSize
 }
 
 func (o *syncOptions) register(fl *flag.FlagSet) {
@@ -38,6 +43,7 @@ func (o *syncOptions) register(fl *flag.FlagSet) {
 	fl.DurationVar(&o.retention, "retention", 7*24*time.Hour, "how long superseded and deleted versions stay in the bucket")
 	fl.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long unmount waits for pending uploads")
 	fl.DurationVar(&o.quiet, "seal-after", 2*time.Second, "how long a closed file stays untouched before it is uploaded")
+	fl.Var(&o.cacheMax, "cache-max", "local ciphertext to keep, e.g. 20G; synced files beyond it are evicted, least recently used first, and read back from the bucket (default: keep all)")
 }
 
 func (o *syncOptions) validate() error {
@@ -61,6 +67,7 @@ type syncer struct {
 	bucket *remote.Bucket
 	up     *uploader.Uploader
 	lease  *uploader.Lease
+	cache  *cache.Cache
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -101,7 +108,12 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	} else if n > 0 {
 		log.Info("queued files not yet in the bucket", "files", n)
 	}
+	s.cache = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: bucket, Max: int64(o.cacheMax), Log: log})
 	s.wg.Add(2)
+	if o.cacheMax > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.cache.Loop(ctx, cacheEvictEvery) }()
+	}
 	go func() { defer s.wg.Done(); s.up.Run(ctx) }()
 	go func() {
 		defer s.wg.Done()
@@ -148,8 +160,24 @@ func storeID(st *store.Store) string {
 	return st.Config.KeyID + ":" + st.Dir
 }
 
-func (s *syncer) fsConfig() *sealfs.UploadConfig {
+func (s *syncer) fsUpload() *sealfs.UploadConfig {
 	return &sealfs.UploadConfig{Quiet: s.opts.quiet, Retention: s.opts.retention, Queued: s.up.Wake}
+}
+
+// fsCache lets fs read evicted versions (also those a mount with a
+// smaller --cache-max evicted earlier).
+func (s *syncer) fsCache() sealfs.Cache { return cacheAdapter{s.cache} }
+
+// cacheAdapter gives cache.Cache the signature fs wants: remote knows
+// nothing of fs.
+type cacheAdapter struct{ *cache.Cache }
+
+func (a cacheAdapter) OpenRemote(id crypto.FileID) (sealfs.DataFile, error) {
+	f, err := a.Cache.OpenRemote(id)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 func (s *syncer) url() string {

@@ -1,0 +1,179 @@
+// Package cache bounds the local ciphertext kept by a store with a bucket:
+// the local copies of synced versions are evicted, least recently used
+// first, and read back with ranged requests when needed. A version that is
+// not yet in the bucket is never evicted.
+package cache
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/meta"
+	"github.com/sealfs/sealfs/remote"
+	"github.com/sealfs/sealfs/remote/uploader"
+)
+
+// LocalData is the store's ciphertext folder.
+type LocalData interface {
+	ListData(fn func(id crypto.FileID, size int64, mtime time.Time)) error
+	RemoveData(id crypto.FileID) error
+}
+
+// Config wires a Cache.
+type Config struct {
+	Meta   *meta.Store
+	Local  LocalData
+	Bucket *remote.Bucket
+	Max    int64 // bytes of local ciphertext to keep; 0 means no limit
+	Log    *slog.Logger
+}
+
+// Cache evicts and refetches.
+type Cache struct {
+	cfg      Config
+	mu       sync.Mutex
+	lastUsed map[crypto.FileID]time.Time
+}
+
+// New makes a Cache.
+func New(cfg Config) *Cache {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Cache{cfg: cfg, lastUsed: make(map[crypto.FileID]time.Time)}
+}
+
+// Used records an open of version id.
+func (c *Cache) Used(id crypto.FileID) {
+	c.mu.Lock()
+	c.lastUsed[id] = time.Now()
+	c.mu.Unlock()
+}
+
+// EvictOnce removes least recently used synced versions until the local
+// ciphertext fits in Max; it returns how many it removed.
+func (c *Cache) EvictOnce() (int, error) {
+	if c.cfg.Max <= 0 {
+		return 0, nil
+	}
+	synced := map[crypto.FileID]bool{}
+	err := c.cfg.Meta.View(func(tx *meta.Tx) error {
+		return tx.Contents(func(_ meta.Ino, ct meta.Content) bool {
+			if ct.Sync == meta.SyncSynced {
+				synced[crypto.FileID(ct.FileID)] = true
+			}
+			return true
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	type local struct {
+		id   crypto.FileID
+		size int64
+		used time.Time
+	}
+	var total int64
+	var candidates []local
+	c.mu.Lock()
+	err = c.cfg.Local.ListData(func(id crypto.FileID, size int64, mtime time.Time) {
+		total += size
+		if synced[id] {
+			used, ok := c.lastUsed[id]
+			if !ok {
+				used = mtime
+			}
+			candidates = append(candidates, local{id, size, used})
+		}
+	})
+	c.mu.Unlock()
+	if err != nil || total <= c.cfg.Max {
+		return 0, err
+	}
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].used.Before(candidates[j].used) })
+	removed := 0
+	for _, l := range candidates {
+		if total <= c.cfg.Max {
+			break
+		}
+		// A reader that has the file open keeps reading it: sealed versions
+		// never change, so the bucket copy it would fetch next is the same.
+		if err := c.cfg.Local.RemoveData(l.id); err != nil {
+			return removed, err
+		}
+		total -= l.size
+		removed++
+	}
+	return removed, nil
+}
+
+// Loop evicts every interval until ctx ends.
+func (c *Cache) Loop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := c.EvictOnce(); err != nil {
+			c.cfg.Log.Error("cache eviction", "err", err)
+		} else if n > 0 {
+			c.cfg.Log.Info("evicted synced files from the local cache", "files", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// OpenRemote opens the bucket copy of an evicted version for reading.
+func (c *Cache) OpenRemote(id crypto.FileID) (*RemoteFile, error) {
+	key := uploader.ObjectKey(id)
+	attrs, err := c.cfg.Bucket.Stat(context.Background(), key)
+	if err != nil {
+		return nil, err
+	}
+	return &RemoteFile{bucket: c.cfg.Bucket, key: key, size: attrs.Size}, nil
+}
+
+// RemoteFile reads a bucket object by ranges; it is read-only, as every
+// synced version is (a change starts a new, local version).
+type RemoteFile struct {
+	bucket *remote.Bucket
+	key    string
+	size   int64
+}
+
+// ReadAt fetches len(p) bytes at off.
+func (f *RemoteFile) ReadAt(p []byte, off int64) (int, error) {
+	return f.bucket.ReadAt(context.Background(), f.key, p, off)
+}
+
+// WriteAt refuses: synced versions are never changed in place.
+func (f *RemoteFile) WriteAt([]byte, int64) (int, error) { return 0, syscall.EROFS }
+
+// Truncate refuses, as WriteAt.
+func (f *RemoteFile) Truncate(int64) error { return syscall.EROFS }
+
+// Stat reports the object's size.
+func (f *RemoteFile) Stat() (fs.FileInfo, error) { return remoteInfo{f}, nil }
+
+// Sync has nothing to do.
+func (f *RemoteFile) Sync() error { return nil }
+
+// Close has nothing to release.
+func (f *RemoteFile) Close() error { return nil }
+
+type remoteInfo struct{ f *RemoteFile }
+
+func (i remoteInfo) Name() string       { return i.f.key }
+func (i remoteInfo) Size() int64        { return i.f.size }
+func (i remoteInfo) Mode() fs.FileMode  { return 0o400 }
+func (i remoteInfo) ModTime() time.Time { return time.Time{} }
+func (i remoteInfo) IsDir() bool        { return false }
+func (i remoteInfo) Sys() any           { return nil }
