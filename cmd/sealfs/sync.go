@@ -19,6 +19,7 @@ import (
 
 	// The bucket drivers register their URL schemes.
 	_ "github.com/sealfs/sealfs/remote/file"
+	_ "github.com/sealfs/sealfs/remote/gcs"
 )
 
 // leaseTTL is how long a lease outlives a writer that stopped renewing it.
