@@ -45,6 +45,26 @@ install_missing_packages() {
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Azurite, the Azure Blob emulator the azblob driver tests start; pinned to
+# 3.35.0, a release that runs on Node 20.
+AZURITE_VERSION=3.35.0
+
+install_azurite() {
+	command -v azurite-blob >/dev/null 2>&1 && return 0
+	if ! command -v npm >/dev/null 2>&1; then
+		if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+			die "azurite-blob is missing and so is npm (install Node.js and npm, then: npm install -g azurite@${AZURITE_VERSION})"
+		fi
+		log "installing nodejs npm"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+	fi
+	log "npm install -g azurite@${AZURITE_VERSION}"
+	npm install -g --no-fund --no-audit "azurite@${AZURITE_VERSION}" >/dev/null
+	command -v azurite-blob >/dev/null 2>&1 || die "azurite-blob not in PATH after npm install -g (is npm's global bin, $(npm prefix -g)/bin, in PATH?)"
+}
+
 check_fuse() {
 	if [ ! -c /dev/fuse ] && [ "$(id -u)" -eq 0 ] && command -v modprobe >/dev/null 2>&1; then
 		modprobe fuse 2>/dev/null || true
@@ -61,6 +81,7 @@ check_fuse() {
 
 command -v go >/dev/null 2>&1 || die "go not found (expected in /usr/local/go/bin)"
 install_missing_packages
+install_azurite
 check_fuse
 
 # Without git, VCS stamping of the sealfs binary fails the build.

@@ -19,7 +19,9 @@ import (
 
 	// The bucket drivers register their URL schemes.
 	_ "github.com/sealfs/sealfs/remote/file"
+	_ "github.com/sealfs/sealfs/remote/azblob"
 	_ "github.com/sealfs/sealfs/remote/gcs"
+	_ "github.com/sealfs/sealfs/remote/s3"
 )
 
 // leaseTTL is how long a lease outlives a writer that stopped renewing it.

@@ -98,14 +98,11 @@ func testIfVersion(t *testing.T, b driver.Bucket) {
 	checkCode(t, "Put IfVersion=stale", err, driver.AlreadyExists)
 	checkContent(t, b, key, v2)
 
-	// Replacing with identical bytes is still a new write: the lease
-	// relies on the Version changing so a stale holder notices.
-	a3, err := put(testContext(t), b, key, v2, a2.Version)
-	if err != nil {
+	// Replacing with identical bytes must succeed; whether the Version
+	// changes is the backend's business (an S3 ETag is the content's MD5),
+	// so the lease writes different bytes (its expiry) on every renewal.
+	if _, err := put(testContext(t), b, key, v2, a2.Version); err != nil {
 		t.Fatalf("Put IfVersion with identical content: %v", err)
-	}
-	if a3.Version == a2.Version {
-		t.Errorf("Version did not change on an identical rewrite: %q", a3.Version)
 	}
 
 	_, err = put(testContext(t), b, "no-lease", v3, a1.Version)
