@@ -18,8 +18,8 @@ import (
 	"github.com/sealfs/sealfs/store"
 
 	// The bucket drivers register their URL schemes.
-	_ "github.com/sealfs/sealfs/remote/file"
 	_ "github.com/sealfs/sealfs/remote/azblob"
+	_ "github.com/sealfs/sealfs/remote/file"
 	_ "github.com/sealfs/sealfs/remote/gcs"
 	_ "github.com/sealfs/sealfs/remote/s3"
 )
