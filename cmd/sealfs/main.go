@@ -98,17 +98,31 @@ func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args; bad flags become usage errors.
+// parseFlags parses args, with flags before or after the positional
+// arguments (sealfs mount MNT --allow-other works); fs.Args() returns the
+// positional ones. Bad flags become usage errors.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return err
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		if err != nil {
+			return usageError{err}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			positional = append(positional, args[1:]...)
+			break
+		}
+		positional, args = append(positional, args[0]), args[1:]
 	}
-	if err != nil {
-		return usageError{err}
-	}
-	return nil
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func runVersion(args []string, stdout, stderr io.Writer) error {

@@ -143,9 +143,9 @@ func openBucketWith(key *crypto.MasterKey, url string, sealed []byte) (*remote.B
 			return nil, usageError{fmt.Errorf("sealed bucket credentials: %w", err)}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := remote.Open(ctx, url, remote.Options{Credentials: creds, MaxAttempts: 3})
+	b, err := remote.Open(ctx, url, remote.Options{Credentials: creds})
 	if errors.Is(err, remote.ErrNotFound) || errors.Is(err, remote.ErrBadURL) {
 		return nil, usageError{err}
 	}
