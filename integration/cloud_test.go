@@ -184,3 +184,75 @@ func TestAzureRemote(t *testing.T) {
 	url, conn := azblobtest.Start(t)
 	cloudRoundTrip(t, url, []byte(conn), 300, 20<<20+5)
 }
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// TestGCSOutage: the emulator goes away during uploads; writers do not
+// wait for it, and when it is back everything gets there.
+func TestGCSOutage(t *testing.T) {
+	url, stop, restart := gcstest.Start(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--seal-after", "0s"))
+	want := map[string]int{}
+	write := func(name string, data []byte) {
+		mustWriteFile(t, filepath.Join(m.Dir, name), data, 0o644)
+		sum := sha256.Sum256(data)
+		want[hex.EncodeToString(sum[:])]++
+	}
+	write("big-before.bin", randomBytes(1, 48<<20))
+	if !waitFor(20*time.Second, func() bool {
+		return string(getxattr(t, filepath.Join(m.Dir, "big-before.bin"), "user.sealfs.sync")) == "uploading"
+	}) {
+		t.Fatal("the big file never started uploading")
+	}
+	stop()
+	start := time.Now()
+	for i := range 30 {
+		write(fmt.Sprintf("during-outage-%02d", i), randomBytes(uint64(10+i), 100<<10))
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("writing 3 MiB during the outage took %v: writers waited for the bucket", d)
+	}
+	time.Sleep(2 * time.Second) // let the uploader hit the dead endpoint
+	restart()
+	syncWait(t, store, key)
+	checkBucket(t, url, nil, key, want, nil)
+}
+
+// TestUnmountDrainTimeout: with the bucket down, unmount gives up after
+// --drain-timeout, says what is pending, and the next mount uploads it.
+func TestUnmountDrainTimeout(t *testing.T) {
+	url, stop, restart := gcstest.Start(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--drain-timeout", "3s"))
+	stop()
+	want := map[string]int{}
+	for i := range 8 {
+		data := randomBytes(uint64(200+i), 300<<10)
+		mustWriteFile(t, filepath.Join(m.Dir, fmt.Sprintf("pending-%d", i)), data, 0o644)
+		sum := sha256.Sum256(data)
+		want[hex.EncodeToString(sum[:])]++
+	}
+	start := time.Now()
+	m.Unmount(t)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("unmount took %v with a 3s drain timeout", d)
+	}
+	if !strings.Contains(m.Stderr(), "8 files") || !strings.Contains(m.Stderr(), "not uploaded") {
+		t.Errorf("unmount did not report the 8 pending files:\n%s", m.Stderr())
+	}
+	restart()
+	mountSealfs(t, withStore(store, key), withMountpoint(m.Dir))
+	syncWait(t, store, key)
+	checkBucket(t, url, nil, key, want, nil)
+}
