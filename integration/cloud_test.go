@@ -256,3 +256,37 @@ func TestUnmountDrainTimeout(t *testing.T) {
 	syncWait(t, store, key)
 	checkBucket(t, url, nil, key, want, nil)
 }
+
+// TestKillDuringUploads: kill -9 the daemon while it uploads; the next mount
+// resumes the queue, and no file or object is lost or damaged.
+func TestKillDuringUploads(t *testing.T) {
+	url, _, _ := gcstest.Start(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--seal-after", "0s"), tolerateExitError())
+	files := map[string][]byte{"big.bin": randomBytes(3, 64<<20)}
+	for i := range 20 {
+		files[fmt.Sprintf("small-%02d", i)] = randomBytes(uint64(300+i), 90<<10+i)
+	}
+	want := map[string]int{}
+	for name, data := range files {
+		mustWriteFile(t, filepath.Join(m.Dir, name), data, 0o644)
+		sum := sha256.Sum256(data)
+		want[hex.EncodeToString(sum[:])]++
+	}
+	if !waitFor(20*time.Second, func() bool {
+		return string(getxattr(t, filepath.Join(m.Dir, "big.bin"), "user.sealfs.sync")) == "uploading"
+	}) {
+		t.Fatal("the big file never started uploading")
+	}
+	if err := m.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-m.exited
+	unmountDir(t, m.Dir)
+	m2 := mountSealfs(t, withStore(store, key), withMountpoint(m.Dir))
+	syncWait(t, store, key)
+	checkBucket(t, url, nil, key, want, nil)
+	for name, data := range files {
+		compareBytes(t, filepath.Join(m2.Dir, name), data)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/remote/gcs/gcstest"
 )
 
 // remoteStore inits a store whose remote is url and returns its paths.
@@ -264,5 +266,82 @@ func TestCacheEvictionReadsBackFromBucket(t *testing.T) {
 	}
 	if got := localDataBytes(t, store); got > max {
 		t.Errorf("reading evicted files refilled the local store to %d bytes", got)
+	}
+}
+
+// objectNames lists the data objects of a file:// bucket.
+func objectNames(t *testing.T, bucketDir string) map[string]bool {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(bucketDir, "data"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, e := range ents {
+		names[e.Name()] = true
+	}
+	return names
+}
+
+// TestRetentionKeepsThenDeletes: a replaced or deleted file's bucket copy
+// outlives it for --retention, then goes.
+func TestRetentionKeepsThenDeletes(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--retention", "3s", "--seal-after", "0s"))
+	p := filepath.Join(m.Dir, "kept-for-a-while")
+	mustWriteFile(t, p, []byte("version one"), 0o644)
+	syncWait(t, store, key)
+	first := objectNames(t, bucketDir)
+	if len(first) != 1 {
+		t.Fatalf("bucket holds %d objects after one file, want 1", len(first))
+	}
+	mustWriteFile(t, p, []byte("version two"), 0o644) // O_TRUNC: a new version
+	syncWait(t, store, key)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	both := objectNames(t, bucketDir)
+	if len(both) != 2 {
+		t.Fatalf("right after replace and delete the bucket holds %d objects, want both versions", len(both))
+	}
+	if !waitFor(20*time.Second, func() bool { return len(objectNames(t, bucketDir)) == 0 }) {
+		t.Errorf("after the 3s retention the bucket still holds %v", objectNames(t, bucketDir))
+	}
+}
+
+// TestStatusAndSyncTimeout: status shows the queue; sync --wait exits 1 when
+// the bucket cannot take the uploads in time.
+func TestStatusAndSyncTimeout(t *testing.T) {
+	url, stop, restart := gcstest.Start(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--seal-after", "0s"))
+	stop()
+	for i := range 3 {
+		mustWriteFile(t, filepath.Join(m.Dir, fmt.Sprintf("queued-%d", i)), randomBytes(uint64(i), 70000), 0o644)
+	}
+	r := runSealfs(t, nil, "sync", "--wait", "--timeout", "1s", "--store", store, "--key-file", key)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "timed out") {
+		t.Errorf("sync --wait against a dead bucket: exit %d, stderr %q; want 1 and a timeout message", r.Code, r.Stderr)
+	}
+	var st struct {
+		Mounted      bool   `json:"mounted"`
+		Remote       string `json:"remote"`
+		PendingFiles int    `json:"pending_files"`
+		PendingBytes int64  `json:"pending_bytes"`
+		Lease        string `json:"lease"`
+	}
+	r = runSealfsOK(t, "status", "--json", "--store", store, "--key-file", key)
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r.Stdout)
+	}
+	if !st.Mounted || !strings.HasPrefix(st.Remote, "gs://") || st.PendingFiles != 3 || st.PendingBytes < 3*70000 {
+		t.Errorf("status during the outage: %+v, want mounted, gs:// remote, 3 files pending", st)
+	}
+	restart()
+	syncWait(t, store, key)
+	r = runSealfsOK(t, "status", "--store", store, "--key-file", key)
+	if !strings.Contains(r.Stdout, "pending:         0 files, 0 bytes") {
+		t.Errorf("status after sync:\n%s", r.Stdout)
 	}
 }

@@ -103,6 +103,8 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	s.up = uploader.New(uploader.Config{
 		Meta: st.Meta, Data: st, Bucket: bucket, Workers: o.workers, Log: log,
 		Wrapper: st.Wrapper, TempDir: st.TempDir(),
+		// A short retention is looked after promptly (and testable).
+		DeleteEvery: min(time.Minute, max(time.Second, o.retention/2)),
 	})
 	if n, err := s.up.QueueUnsynced(); err != nil {
 		cancel()

@@ -39,6 +39,9 @@ type Config struct {
 	// SnapshotEvery is the longest time between metadata snapshots while
 	// there are changes; default one hour.
 	SnapshotEvery time.Duration
+	// DeleteEvery is how often expired versions are looked for; default
+	// one minute.
+	DeleteEvery time.Duration
 }
 
 // Uploader runs the upload workers and the deletion of expired versions.
@@ -76,6 +79,9 @@ func New(cfg Config) *Uploader {
 	if cfg.SnapshotEvery == 0 {
 		cfg.SnapshotEvery = time.Hour
 	}
+	if cfg.DeleteEvery == 0 {
+		cfg.DeleteEvery = time.Minute
+	}
 	return &Uploader{
 		cfg: cfg, wake: make(chan struct{}, 1),
 		claimed: make(map[[16]byte]bool), changed: make(chan struct{}),
@@ -96,7 +102,7 @@ func (u *Uploader) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		u.deletionLoop(ctx, time.Minute)
+		u.deletionLoop(ctx, u.cfg.DeleteEvery)
 	}()
 	go func() {
 		defer wg.Done()
