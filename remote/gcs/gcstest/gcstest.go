@@ -31,9 +31,20 @@ type Server struct {
 // test ends.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
+	s, err := Listen()
+	if err != nil {
+		t.Fatalf("gcstest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Listen starts a fake-gcs-server on a free 127.0.0.1 port, for programs
+// that are not tests (the benchmarks); Close stops it.
+func Listen() (*Server, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("gcstest: listen: %v", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	addr := l.Addr().String()
 	// The fake serves downloads only for requests whose Host is its public
@@ -45,17 +56,19 @@ func NewServer(t testing.TB) *Server {
 	})
 	if err != nil {
 		l.Close()
-		t.Fatalf("gcstest: start fake-gcs-server: %v", err)
+		return nil, fmt.Errorf("start fake-gcs-server: %w", err)
 	}
 	s := &Server{fake: fake, addr: addr}
 	s.mu.Lock()
 	s.serve(l)
 	s.mu.Unlock()
-	t.Cleanup(func() {
-		s.Stop()
-		fake.Stop()
-	})
-	return s
+	return s, nil
+}
+
+// Close stops the server for good.
+func (s *Server) Close() {
+	s.Stop()
+	s.fake.Stop()
 }
 
 // Endpoint is the server's base URL, for the driver's endpoint= parameter.
