@@ -19,6 +19,17 @@ var (
 // orphan; it is destroyed once the kernel forgets it (after the last
 // close), so fstat on an open descriptor keeps working as on ext4.
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	return n.remove(name, func(tx *meta.Tx, e meta.Entry) error {
+		if e.Mode == syscall.S_IFDIR {
+			return syscall.EISDIR
+		}
+		return nil
+	})
+}
+
+// remove takes name out of n after check approved its entry, and destroys
+// the inode once nothing references it.
+func (n *node) remove(name string, check func(*meta.Tx, meta.Entry) error) syscall.Errno {
 	n.fsys.nsMu.Lock()
 	defer n.fsys.nsMu.Unlock()
 	var gone *meta.Ino
@@ -27,8 +38,8 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		if err != nil {
 			return err
 		}
-		if e.Mode == syscall.S_IFDIR {
-			return syscall.EISDIR
+		if err := check(tx, e); err != nil {
+			return err
 		}
 		now := time.Now().UnixNano()
 		if err := n.dropEntry(tx, e, now); err != nil {
@@ -110,34 +121,12 @@ func (n *node) OnForget() {
 
 // Rmdir removes an empty directory.
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
-	n.fsys.nsMu.Lock()
-	defer n.fsys.nsMu.Unlock()
-	var gone *meta.Ino
-	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
-		e, err := tx.Lookup(n.ino, name)
-		if err != nil {
-			return err
-		}
+	return n.remove(name, func(tx *meta.Tx, e meta.Entry) error {
 		if e.Mode != syscall.S_IFDIR {
 			return syscall.ENOTDIR
 		}
-		if err := checkEmptyDir(tx, e.Ino); err != nil {
-			return err
-		}
-		now := time.Now().UnixNano()
-		if err := n.dropEntry(tx, e, now); err != nil {
-			return err
-		}
-		gone, err = n.unlinkInode(tx, e, now)
-		return err
+		return checkEmptyDir(tx, e.Ino)
 	})
-	if err != nil {
-		return toErrno(err)
-	}
-	if gone != nil {
-		return toErrno(n.fsys.destroyInode(*gone))
-	}
-	return 0
 }
 
 func checkEmptyDir(tx *meta.Tx, ino meta.Ino) error {

@@ -3,10 +3,6 @@ package azblob
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/http"
-	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
@@ -40,37 +36,10 @@ func codeOf(err error) driver.Code {
 	}
 	var respErr *azcore.ResponseError
 	if errors.As(err, &respErr) {
-		return codeOfStatus(respErr.StatusCode)
+		return driver.HTTPStatusCode(respErr.StatusCode)
 	}
-	if isNetworkError(err) {
+	if driver.IsNetworkError(err) {
 		return driver.Transient
 	}
 	return driver.Unknown
-}
-
-// codeOfStatus maps the HTTP status of a failed request.
-func codeOfStatus(status int) driver.Code {
-	switch {
-	case status == http.StatusNotFound:
-		return driver.NotFound
-	case status == http.StatusPreconditionFailed:
-		return driver.AlreadyExists
-	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-		return driver.Transient
-	case status >= 400:
-		return driver.Permanent
-	}
-	return driver.Unknown
-}
-
-// isNetworkError reports failures of the connection itself: refused or
-// reset connections, timeouts, a response cut short.
-func isNetworkError(err error) bool {
-	var netErr net.Error
-	return errors.As(err, &netErr) ||
-		errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, io.ErrUnexpectedEOF)
 }

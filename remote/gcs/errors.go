@@ -3,10 +3,6 @@ package gcs
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/http"
-	"syscall"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -36,40 +32,10 @@ func codeOf(err error) driver.Code {
 	}
 	var gerr *googleapi.Error
 	if errors.As(err, &gerr) {
-		return httpCode(gerr.Code)
+		return driver.HTTPStatusCode(gerr.Code)
 	}
-	var (
-		nerr  net.Error
-		operr *net.OpError
-	)
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE),
-		errors.Is(err, net.ErrClosed),
-		// A deadline the caller did not set: an SDK or transport timeout.
-		errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &nerr) && nerr.Timeout(),
-		// Dial, read and write failures: refused, reset, unreachable, DNS.
-		errors.As(err, &operr),
-		storage.ShouldRetry(err):
+	if driver.IsNetworkError(err) || storage.ShouldRetry(err) {
 		return driver.Transient
-	}
-	return driver.Unknown
-}
-
-// httpCode maps an HTTP status to a driver code.
-func httpCode(status int) driver.Code {
-	switch {
-	case status == http.StatusNotFound:
-		return driver.NotFound
-	case status == http.StatusPreconditionFailed, status == http.StatusConflict:
-		return driver.AlreadyExists
-	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
-		return driver.Transient
-	case status >= 400:
-		return driver.Permanent
 	}
 	return driver.Unknown
 }
