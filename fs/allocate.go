@@ -29,6 +29,9 @@ func (n *node) Allocate(ctx context.Context, fh gofs.FileHandle, off uint64, siz
 	if n.open == nil {
 		return syscall.EBADF
 	}
+	if n.open.broken != nil {
+		return syscall.EIO
+	}
 	end := int64(off + size)
 	if end <= n.open.content.Size() {
 		return 0
@@ -43,6 +46,9 @@ func (n *node) Lseek(ctx context.Context, fh gofs.FileHandle, off uint64, whence
 	defer n.mu.RUnlock()
 	if n.open == nil {
 		return 0, syscall.EBADF
+	}
+	if n.open.broken != nil {
+		return 0, syscall.EIO
 	}
 	size := uint64(n.open.content.Size())
 	if off >= size {

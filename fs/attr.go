@@ -56,13 +56,22 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, sa *fuse.SetAttr
 			return errno
 		}
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.open != nil {
+		// Save what the writers changed first, so their size and mtime
+		// cannot overwrite these attributes at close (cp -p sets times on
+		// the open file).
+		if err := n.saveLocked(false); err != nil {
+			return n.contentErrno("setattr", err)
+		}
+	}
 	var in meta.Inode
 	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
 		var err error
 		if in, err = tx.Inode(n.ino); err != nil {
 			return err
 		}
-		n.overlayOpen(&in)
 		applySetattr(&in, sa, time.Now().UnixNano())
 		return tx.PutInode(in)
 	})

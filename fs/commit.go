@@ -26,10 +26,13 @@ func (f *FS) markWritten() {
 	f.commit.mu.Unlock()
 }
 
-// removeLater deletes data file id after the next metadata sync.
+// removeLater deletes data file id after the next metadata sync. The data
+// that replaced it is synced first too: a tick that ran during a long copy
+// may have taken the written mark before the copy was done.
 func (f *FS) removeLater(id crypto.FileID) {
 	f.commit.mu.Lock()
 	f.commit.remove = append(f.commit.remove, id)
+	f.commit.written = true
 	f.commit.mu.Unlock()
 }
 

@@ -45,10 +45,18 @@ func (f *FS) newContent() (meta.Content, *os.File, *crypto.File, error) {
 func (n *node) truncate(size int64) syscall.Errno {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := n.acquireLocked(); err != nil {
-		return n.contentErrno("truncate", err)
+	var err error
+	if size == 0 && n.open == nil {
+		// Nothing of the old version is read: a damaged one can be emptied.
+		if err := n.startEmptyLocked(); err != nil {
+			return n.contentErrno("truncate", err)
+		}
+	} else {
+		if err := n.acquireLocked(true); err != nil {
+			return n.contentErrno("truncate", err)
+		}
+		err = n.truncateLocked(size)
 	}
-	err := n.truncateLocked(size)
 	if rerr := n.releaseLocked(); err == nil {
 		err = rerr
 	}
@@ -62,6 +70,12 @@ func (n *node) truncateLocked(size int64) error {
 	o := n.open
 	if size == 0 {
 		return n.newVersionLocked(false)
+	}
+	if o.broken != nil {
+		return o.broken
+	}
+	if size == o.content.Size() {
+		return nil
 	}
 	if errno := n.fsys.checkGrow(o.content.Size(), size); errno != 0 {
 		return errno
@@ -88,8 +102,10 @@ func (n *node) beginChangeLocked() error {
 }
 
 // newVersionLocked replaces the open content by a new version under a fresh
-// file ID and DEK, holding a copy of the old plaintext when keep is set. The
-// old ciphertext is removed once the switch is durable.
+// file ID and DEK. With keep, the new version starts as a copy of the old
+// one, and the record moves to it at the next save, once it is complete on
+// disk. Without keep (truncation to zero) the new, empty version takes the
+// record at once. The old ciphertext is removed once the switch is durable.
 func (n *node) newVersionLocked(keep bool) error {
 	o := n.open
 	rec, data, content, err := n.fsys.newContent()
@@ -97,41 +113,96 @@ func (n *node) newVersionLocked(keep bool) error {
 		return err
 	}
 	if keep {
-		err = copyContent(content, o.content)
-	}
-	now := time.Now().UnixNano()
-	if err == nil {
-		rec.Version = o.rec.Version + 1
-		err = n.fsys.meta.Update(func(tx *meta.Tx) error {
-			in, err := tx.Inode(n.ino)
-			if err != nil {
-				return err
-			}
-			in.Size = uint64(content.Size())
-			if !keep {
-				in.Mtime, in.Ctime = now, now
-			}
-			if err := n.fsys.retireVersion(tx, o.rec.FileID); err != nil {
-				return err
-			}
-			if err := tx.PutContent(n.ino, rec); err != nil {
-				return err
-			}
-			return tx.PutInode(in)
-		})
+		if err = o.broken; err == nil {
+			err = copyContent(content, o.content)
+		}
+	} else {
+		err = n.recordEmptyVersion(&rec, o.replaced)
 	}
 	if err != nil {
 		data.Close()
 		n.fsys.data.RemoveData(rec.FileID)
 		return err
 	}
-	old := o.rec.FileID
-	o.data.Close()
-	o.rec, o.data, o.content, o.fresh = rec, data, content, true
-	if !keep {
-		o.dirty = false
+	prev := o.rec
+	if o.data != nil {
+		o.data.Close()
 	}
-	n.fsys.removeLater(old)
+	switch {
+	case !keep:
+		// recordEmptyVersion retired whatever the record pointed at.
+		if o.replaced != nil {
+			n.fsys.removeLater(o.replaced.FileID)
+			o.replaced = nil
+		}
+		n.fsys.removeLater(prev.FileID)
+		o.dirty = false
+	case o.replaced == nil:
+		o.replaced = &prev // the record still points at it
+		o.dirty, o.mtime = true, time.Now().UnixNano()
+	default:
+		// prev was an unsaved copy: no record ever pointed at it.
+		n.fsys.removeLater(prev.FileID)
+		o.dirty, o.mtime = true, time.Now().UnixNano()
+	}
+	rec.Version = prev.Version + 1
+	o.rec, o.data, o.content, o.broken = rec, data, content, nil
+	o.fresh, o.started = true, true
+	return nil
+}
+
+// recordEmptyVersion points n's record at the new, empty version rec and
+// retires the version the record pointed at (and replaced, an older one
+// kept for a crash, if any).
+func (n *node) recordEmptyVersion(rec *meta.Content, replaced *meta.Content) error {
+	now := time.Now().UnixNano()
+	return n.fsys.meta.Update(func(tx *meta.Tx) error {
+		in, err := tx.Inode(n.ino)
+		if err != nil {
+			return err
+		}
+		old, err := tx.Content(n.ino)
+		if err != nil {
+			return err
+		}
+		rec.Version = old.Version + 1
+		in.Size, in.Mtime, in.Ctime = 0, now, now
+		if err := n.fsys.retireVersion(tx, old.FileID); err != nil {
+			return err
+		}
+		if replaced != nil && replaced.FileID != old.FileID {
+			if err := n.fsys.retireVersion(tx, replaced.FileID); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutContent(n.ino, *rec); err != nil {
+			return err
+		}
+		return tx.PutInode(in)
+	})
+}
+
+// startEmptyLocked opens n with a new, empty version without reading the
+// old one: open(O_TRUNC) and truncate(0) must work on a damaged file too.
+func (n *node) startEmptyLocked() error {
+	var old meta.Content
+	if err := n.fsys.meta.View(func(tx *meta.Tx) (err error) {
+		old, err = tx.Content(n.ino)
+		return err
+	}); err != nil {
+		return err
+	}
+	rec, data, content, err := n.fsys.newContent()
+	if err != nil {
+		return err
+	}
+	if err := n.recordEmptyVersion(&rec, nil); err != nil {
+		data.Close()
+		n.fsys.data.RemoveData(rec.FileID)
+		return err
+	}
+	n.fsys.removeLater(old.FileID)
+	n.open = &openFile{refs: 1, rec: rec, data: data, content: content, fresh: true, started: true}
 	return nil
 }
 

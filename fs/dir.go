@@ -227,7 +227,7 @@ func (n *node) createFile(ctx context.Context, mode uint32, out *fuse.EntryOut, 
 		return nil, nil, 0, toErrno(err)
 	}
 	child := &node{fsys: n.fsys, ino: in.Ino}
-	child.open = &openFile{refs: 1, rec: rec, data: data, content: content, fresh: true}
+	child.open = &openFile{refs: 1, rec: rec, data: data, content: content, fresh: true, started: true}
 	fillAttr(&in, &out.Attr)
 	out.Ino = uint64(in.Ino)
 	ino := n.NewInode(ctx, child, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: uint64(in.Ino)})

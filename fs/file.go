@@ -28,10 +28,21 @@ type openFile struct {
 	rec     meta.Content // the version being read or written
 	data    DataFile
 	content *crypto.File
-	// fresh: the version was started by this open (create, O_TRUNC or
-	// copy-on-write), so it may be changed in place. A version from an
-	// earlier open is sealed: the first change copies it to a new one.
+	// fresh: the version may be changed in place. It was started by this
+	// open (create, O_TRUNC or copy-on-write) and not fsynced since. A
+	// sealed version from an earlier open, or one fsync made durable, is
+	// copied to a new version by the next change.
 	fresh bool
+	// started: this open made a new version, to be sealed at the last close.
+	started bool
+	// replaced is the version the record pointed at before this open copied
+	// it. The record keeps pointing at it until the copy is saved, so a
+	// crash in between finds the old, complete version.
+	replaced *meta.Content
+	// broken is set when the version failed authentication but was opened
+	// for writing anyway, so that the truncation the kernel sends after the
+	// open (O_TRUNC) can replace it. Everything else fails with it.
+	broken error
 	dirty bool  // size or mtime changed since they were last saved
 	mtime int64 // of the last write, valid when dirty
 }
@@ -43,10 +54,18 @@ type handle struct{}
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := n.acquireLocked(); err != nil {
+	truncating := flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if truncating && n.open == nil {
+		// Nothing of the old version is read: a damaged one can be replaced.
+		if err := n.startEmptyLocked(); err != nil {
+			return nil, 0, n.contentErrno("open", err)
+		}
+		return &handle{}, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	if err := n.acquireLocked(flags&syscall.O_ACCMODE != syscall.O_RDONLY); err != nil {
 		return nil, 0, n.contentErrno("open", err)
 	}
-	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+	if truncating {
 		if err := n.truncateLocked(0); err != nil {
 			n.releaseLocked()
 			return nil, 0, n.contentErrno("truncate", err)
@@ -55,8 +74,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	return &handle{}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
-// acquireLocked opens the content if no handle has, and counts one more user.
-func (n *node) acquireLocked() error {
+// acquireLocked opens the content if no handle has, and counts one more
+// user. A damaged version opened for writing opens broken (see openFile).
+func (n *node) acquireLocked(writable bool) error {
 	if n.open != nil {
 		n.open.refs++
 		return nil
@@ -85,6 +105,11 @@ func (n *node) acquireLocked() error {
 	}
 	if err != nil {
 		data.Close()
+		if writable && (errors.Is(err, crypto.ErrAuth) || errors.Is(err, crypto.ErrWrongKey)) {
+			n.contentErrno("open", err) // logged; only truncation to zero will work
+			n.open = &openFile{refs: 1, rec: c, broken: err}
+			return nil
+		}
 		return err
 	}
 	n.open = &openFile{refs: 1, rec: c, data: data, content: content}
@@ -99,8 +124,10 @@ func (n *node) releaseLocked() error {
 		return nil
 	}
 	err := n.saveLocked(true)
-	if cerr := o.data.Close(); err == nil {
-		err = cerr
+	if o.data != nil {
+		if cerr := o.data.Close(); err == nil {
+			err = cerr
+		}
 	}
 	n.open = nil
 	return err
@@ -111,11 +138,14 @@ func (n *node) releaseLocked() error {
 // queues the version for upload.
 func (n *node) saveLocked(seal bool) error {
 	o := n.open
+	if o.broken != nil {
+		return nil // nothing was written: writes fail
+	}
 	if err := o.content.Flush(); err != nil {
 		return err
 	}
-	seal = seal && o.fresh && n.fsys.upload != nil
-	if !o.dirty && !seal {
+	seal = seal && o.started && n.fsys.upload != nil
+	if !o.dirty && !seal && o.replaced == nil {
 		return nil
 	}
 	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
@@ -130,6 +160,11 @@ func (n *node) saveLocked(seal bool) error {
 				return err
 			}
 		}
+		if o.replaced != nil {
+			if err := n.fsys.retireVersion(tx, o.replaced.FileID); err != nil {
+				return err
+			}
+		}
 		if seal {
 			return n.sealLocked(tx, &in)
 		}
@@ -137,6 +172,10 @@ func (n *node) saveLocked(seal bool) error {
 	})
 	if err != nil {
 		return err
+	}
+	if o.replaced != nil {
+		n.fsys.removeLater(o.replaced.FileID)
+		o.replaced = nil
 	}
 	o.dirty = false
 	n.fsys.markWritten()
@@ -153,6 +192,9 @@ func (n *node) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 	if n.open == nil {
 		return nil, syscall.EBADF
 	}
+	if n.open.broken != nil {
+		return nil, syscall.EIO
+	}
 	nr, err := n.open.content.ReadAt(dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, n.contentErrno("read", err)
@@ -166,6 +208,9 @@ func (n *node) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off i
 	defer n.mu.Unlock()
 	if n.open == nil {
 		return 0, syscall.EBADF
+	}
+	if n.open.broken != nil {
+		return 0, syscall.EIO
 	}
 	if errno := n.fsys.checkGrow(n.open.content.Size(), off+int64(len(data))); errno != 0 {
 		return 0, errno
@@ -201,13 +246,21 @@ func (n *node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) sysc
 	if n.open == nil {
 		return 0
 	}
+	if n.open.broken != nil {
+		return syscall.EIO
+	}
 	if err := n.saveLocked(false); err != nil {
 		return n.contentErrno("fsync", err)
 	}
 	if err := n.open.data.Sync(); err != nil {
 		return n.contentErrno("fsync", err)
 	}
-	return n.contentErrno("fsync", n.fsys.meta.Sync())
+	if err := n.fsys.meta.Sync(); err != nil {
+		return n.contentErrno("fsync", err)
+	}
+	// What fsync made durable must survive later writes torn by a crash.
+	n.open.fresh = false
+	return 0
 }
 
 // Release runs when the last reference to a handle goes away.

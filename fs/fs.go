@@ -26,6 +26,7 @@ type DataStore interface {
 	RemoveData(id crypto.FileID) error
 	SyncAll() error // makes every data file written so far durable
 	Statfs() (unix.Statfs_t, error)
+	ListData(fn func(id crypto.FileID, size int64, mtime time.Time)) error
 }
 
 // Config wires a filesystem to its parts.
@@ -111,6 +112,9 @@ func New(cfg Config) (*FS, error) {
 	if err := f.removeOrphans(); err != nil {
 		return nil, err
 	}
+	if err := f.removeUnreferencedData(); err != nil {
+		return nil, err
+	}
 	f.root = &node{fsys: f, ino: meta.RootIno}
 	return f, nil
 }
@@ -143,6 +147,38 @@ func (f *FS) removeOrphans() error {
 		if err := f.destroyInode(ino); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// removeUnreferencedData deletes ciphertext files no record points at: a
+// version that was being written (a copy, or a file whose metadata never
+// committed) when the daemon or the machine died. Nothing is open yet.
+func (f *FS) removeUnreferencedData() error {
+	used := map[crypto.FileID]bool{}
+	if err := f.meta.View(func(tx *meta.Tx) error {
+		return tx.Contents(func(_ meta.Ino, c meta.Content) bool {
+			used[c.FileID] = true
+			return true
+		})
+	}); err != nil {
+		return fmt.Errorf("list content records: %w", err)
+	}
+	var unused []crypto.FileID
+	if err := f.data.ListData(func(id crypto.FileID, _ int64, _ time.Time) {
+		if !used[id] {
+			unused = append(unused, id)
+		}
+	}); err != nil {
+		return fmt.Errorf("list data files: %w", err)
+	}
+	for _, id := range unused {
+		if err := f.data.RemoveData(id); err != nil {
+			return err
+		}
+	}
+	if len(unused) > 0 {
+		f.log.Info("removed data files of versions interrupted by a crash", "files", len(unused))
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 // changed (a change would have made a new one) and is queued already.
 func (n *node) sealLocked(tx *meta.Tx, in *meta.Inode) error {
 	o := n.open
-	if n.fsys.upload == nil || !o.fresh {
+	if n.fsys.upload == nil || !o.started {
 		return nil
 	}
 	fi, err := o.data.Stat()

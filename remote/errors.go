@@ -2,6 +2,7 @@ package remote
 
 import (
 	"errors"
+	"regexp"
 
 	"github.com/sealfs/sealfs/remote/driver"
 )
@@ -33,7 +34,17 @@ func (e *Error) Error() string {
 	if e.Key != "" {
 		s += " " + e.Key
 	}
-	return s + " on " + e.URL + ": " + e.Err.Error()
+	return s + " on " + e.URL + ": " + scrubSecrets(e.Err.Error())
+}
+
+// secretInText finds query parameters that carry secrets in an SDK's error
+// text: some SDKs quote the request URL, and an Azure SAS or an S3
+// presigned URL holds its signature there.
+var secretInText = regexp.MustCompile(`(?i)([?&;\s](?:[a-z0-9_.-]*(?:sig|secret|key|token|password|credential|auth)[a-z0-9_.-]*))=([^&\s"';]+)`)
+
+// scrubSecrets replaces the values of secret-looking query parameters in s.
+func scrubSecrets(s string) string {
+	return secretInText.ReplaceAllString(s, "$1=REDACTED")
 }
 
 // Unwrap gives access to the driver's error and its code.

@@ -106,3 +106,15 @@ func TestURLRedacted(t *testing.T) {
 		t.Fatalf("Stat error %q: want the redacted URL", err)
 	}
 }
+
+func TestScrubSecretsInErrors(t *testing.T) {
+	err := &remote.Error{Op: "put", Key: "data/x", URL: "azblob://c/p", Err: errors.New(
+		`Put "https://acct.blob.core.windows.net/c/p/data/x?se=2030&sig=AbC%2Fsecret123&sp=rw": connection reset`)}
+	msg := err.Error()
+	if strings.Contains(msg, "AbC%2Fsecret123") || !strings.Contains(msg, "sig=REDACTED") {
+		t.Errorf("SAS signature not scrubbed: %s", msg)
+	}
+	if !strings.Contains(msg, "se=2030") || !strings.Contains(msg, "connection reset") {
+		t.Errorf("scrubbing removed more than the secret: %s", msg)
+	}
+}

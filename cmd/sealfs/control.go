@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	sealfs "github.com/sealfs/sealfs/fs"
@@ -31,7 +32,10 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	// The socket is created 0600 from the start, not chmodded afterwards.
+	old := syscall.Umask(0o077)
 	ln, err := net.Listen("unix", p)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}

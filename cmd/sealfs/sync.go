@@ -107,6 +107,9 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 		DeleteEvery: min(time.Minute, max(time.Second, o.retention/2)),
 	})
 	if n, err := s.up.QueueUnsynced(); err != nil {
+		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		lease.Release(rctx) // or a retried mount would find it held
+		rcancel()
 		cancel()
 		bucket.Close()
 		return nil, fmt.Errorf("queue unsynced files: %w", err)
