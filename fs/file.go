@@ -43,8 +43,8 @@ type openFile struct {
 	// for writing anyway, so that the truncation the kernel sends after the
 	// open (O_TRUNC) can replace it. Everything else fails with it.
 	broken error
-	dirty bool  // size or mtime changed since they were last saved
-	mtime int64 // of the last write, valid when dirty
+	dirty  bool  // size or mtime changed since they were last saved
+	mtime  int64 // of the last write, valid when dirty
 }
 
 // handle is the FileHandle go-fuse passes back; all state is on the node.
