@@ -1,7 +1,6 @@
 package azblob
 
 import (
-	"context"
 	"errors"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -14,15 +13,7 @@ import (
 // whether to retry: by the service's error code first, then by HTTP status,
 // then by the kind of network failure. Caller cancellation stays
 // unclassified.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	return driver.Errorf(codeOf(err), err)
-}
+func classify(err error) error { return driver.Classify(err, codeOf) }
 
 // codeOf maps an SDK error to a driver code.
 func codeOf(err error) driver.Code {

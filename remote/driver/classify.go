@@ -39,3 +39,13 @@ func IsNetworkError(err error) bool {
 		errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.ErrUnexpectedEOF)
 }
+
+// Classify wraps err with the code codeOf gives it. A nil error stays nil,
+// and the caller's own cancellation stays unclassified: it is no failure of
+// the backend.
+func Classify(err error, codeOf func(error) Code) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return Errorf(codeOf(err), err)
+}

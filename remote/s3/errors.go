@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"context"
 	"errors"
 
 	"github.com/aws/smithy-go"
@@ -13,15 +12,7 @@ import (
 // classify wraps err in a driver.Error whose code tells the portable layer
 // whether to retry: by HTTP status first, then by S3 error code, then by
 // the kind of network failure. Caller cancellation stays unclassified.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	return driver.Errorf(codeOf(err), err)
-}
+func classify(err error) error { return driver.Classify(err, codeOf) }
 
 // codeOf maps an SDK error to a driver code.
 func codeOf(err error) driver.Code {
