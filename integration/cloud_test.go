@@ -85,7 +85,7 @@ func checkBucket(t *testing.T, url string, creds []byte, keyFile string, want ma
 				t.Errorf("object %s contains %q in the clear", a.Key, n)
 			}
 		}
-		c, err := crypto.OpenFile(w, memObject{bytes.NewReader(obj), a.Size})
+		c, err := crypto.OpenFile(w, objectBacking(obj))
 		if err != nil {
 			return fmt.Errorf("object %s: %w", a.Key, err)
 		}
@@ -115,11 +115,14 @@ func checkBucket(t *testing.T, url string, creds []byte, keyFile string, want ma
 	}
 }
 
-// memObject is a downloaded object as crypto.Backing, read-only.
+// memObject is a bucket object's bytes as crypto.Backing, read-only: a
+// recovery tool's view, with no way to change the object.
 type memObject struct {
 	*bytes.Reader
 	size int64
 }
+
+func objectBacking(b []byte) memObject { return memObject{bytes.NewReader(b), int64(len(b))} }
 
 func (m memObject) WriteAt([]byte, int64) (int, error) { return 0, syscall.EROFS }
 func (m memObject) Truncate(int64) error               { return syscall.EROFS }

@@ -57,11 +57,11 @@ func decryptObjects(t *testing.T, bucketDir, keyFile string) map[string]int {
 		t.Fatal(err)
 	}
 	for _, p := range objs {
-		f, err := os.Open(p)
+		obj, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := crypto.OpenFile(w, readOnly{f})
+		c, err := crypto.OpenFile(w, objectBacking(obj))
 		if err != nil {
 			t.Fatalf("object %s does not open with the key: %v", filepath.Base(p), err)
 		}
@@ -69,17 +69,10 @@ func decryptObjects(t *testing.T, bucketDir, keyFile string) map[string]int {
 		if _, err := io.Copy(h, io.NewSectionReader(c, 0, c.Size())); err != nil {
 			t.Fatalf("object %s does not decrypt: %v", filepath.Base(p), err)
 		}
-		f.Close()
 		sums[hex.EncodeToString(h.Sum(nil))]++
 	}
 	return sums
 }
-
-// readOnly lets crypto.OpenFile read a bucket object without a way to change it.
-type readOnly struct{ *os.File }
-
-func (r readOnly) WriteAt([]byte, int64) (int, error) { return 0, syscall.EROFS }
-func (r readOnly) Truncate(int64) error               { return syscall.EROFS }
 
 func TestFileRemoteSyncsEveryFile(t *testing.T) {
 	bucketDir, url := fileBucket(t)
@@ -199,12 +192,11 @@ func TestMetadataSnapshotIsSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(snaps[len(snaps)-1])
+	snap, err := os.ReadFile(snaps[len(snaps)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	c, err := crypto.OpenFile(crypto.NewWrapper(k), readOnly{f})
+	c, err := crypto.OpenFile(crypto.NewWrapper(k), objectBacking(snap))
 	if err != nil {
 		t.Fatalf("snapshot does not open with the key: %v", err)
 	}
