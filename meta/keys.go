@@ -6,14 +6,15 @@ import "encoding/binary"
 // big-endian so a prefix scan over a directory returns its entries in name
 // order.
 const (
-	tagInode    = 'i' // i <ino>          -> Inode
-	tagEntry    = 'e' // e <dir> <name>   -> Entry
-	tagContent  = 'c' // c <ino>          -> Content
-	tagXattr    = 'x' // x <ino> <name>   -> raw value
-	tagOrphan   = 'o' // o <ino>          -> empty; unlinked while open
-	tagUpload   = 'u' // u <due> <file id> -> Upload
-	tagDeletion = 'r' // r <after> <file id> -> Deletion (remote, after retention)
-	keyInoSeq   = "s/ino"
+	tagInode     = 'i' // i <ino>          -> Inode
+	tagEntry     = 'e' // e <dir> <name>   -> Entry
+	tagContent   = 'c' // c <ino>          -> Content
+	tagXattr     = 'x' // x <ino> <name>   -> raw value
+	tagOrphan    = 'o' // o <ino>          -> empty; unlinked while open
+	tagUnsettled = 'w' // w <ino>         -> Unsettled; data maybe not durable yet
+	tagUpload    = 'u' // u <due> <file id> -> Upload
+	tagDeletion  = 'r' // r <after> <file id> -> Deletion (remote, after retention)
+	keyInoSeq    = "s/ino"
 )
 
 func inoKey(tag byte, ino Ino) []byte {

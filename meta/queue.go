@@ -92,12 +92,18 @@ func (tx *Tx) DueDeletions(now time.Time) ([]Deletion, error) {
 
 // scan calls fn with each value under prefix in key order until it returns false.
 func (tx *Tx) scan(prefix []byte, fn func(v []byte) (bool, error)) error {
+	return tx.scanKeys(prefix, func(_, v []byte) (bool, error) { return fn(v) })
+}
+
+// scanKeys is scan with each record's key.
+func (tx *Tx) scanKeys(prefix []byte, fn func(k, v []byte) (bool, error)) error {
 	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		var more bool
+		k := it.Item().Key()
 		err := it.Item().Value(func(v []byte) (err error) {
-			more, err = fn(v)
+			more, err = fn(k, v)
 			return err
 		})
 		if err != nil || !more {

@@ -50,10 +50,10 @@ func (tx *Tx) PutInode(in Inode) error {
 	return tx.putJSON(inoKey(tagInode, in.Ino), in)
 }
 
-// DeleteInode removes the inode with its content record, xattrs and orphan
-// mark. Directory entries pointing at it are the caller's to remove.
+// DeleteInode removes the inode with its content record, xattrs, orphan
+// mark and unsettled mark. Directory entries pointing at it are the caller's to remove.
 func (tx *Tx) DeleteInode(ino Ino) error {
-	for _, k := range [][]byte{inoKey(tagInode, ino), inoKey(tagContent, ino), inoKey(tagOrphan, ino)} {
+	for _, k := range [][]byte{inoKey(tagInode, ino), inoKey(tagContent, ino), inoKey(tagOrphan, ino), inoKey(tagUnsettled, ino)} {
 		if err := tx.delete(k); err != nil {
 			return err
 		}
