@@ -24,33 +24,38 @@ func (n *node) Allocate(ctx context.Context, fh gofs.FileHandle, off uint64, siz
 	default:
 		return syscall.EOPNOTSUPP
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.open == nil {
+	f := fileOf(fh)
+	if f == nil {
 		return syscall.EBADF
 	}
-	if n.open.broken != nil {
-		return syscall.EIO
+	f.Lock()
+	defer f.Unlock()
+	if err := f.Err(); err != nil {
+		return n.contentErrno("fallocate", err)
 	}
 	end := int64(off + size)
-	if end <= n.open.content.Size() {
+	if end <= f.Size() {
 		return 0
 	}
-	return n.contentErrno("fallocate", n.truncateLocked(end))
+	if errno := n.fsys.checkGrow(f.Size(), end); errno != 0 {
+		return errno
+	}
+	return n.contentErrno("fallocate", f.Truncate(end))
 }
 
 // Lseek answers SEEK_DATA and SEEK_HOLE: sealed files have no holes, so all
 // of the file is data and the only hole is at its end.
 func (n *node) Lseek(ctx context.Context, fh gofs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	if n.open == nil {
+	f := fileOf(fh)
+	if f == nil {
 		return 0, syscall.EBADF
 	}
-	if n.open.broken != nil {
-		return 0, syscall.EIO
+	f.RLock()
+	defer f.RUnlock()
+	if err := f.Err(); err != nil {
+		return 0, n.contentErrno("lseek", err)
 	}
-	size := uint64(n.open.content.Size())
+	size := uint64(f.Size())
 	if off >= size {
 		return 0, syscall.ENXIO
 	}

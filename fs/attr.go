@@ -7,6 +7,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs/fs/version"
 	"github.com/sealfs/sealfs/meta"
 )
 
@@ -49,40 +50,71 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	return 0
 }
 
-// Setattr is chmod, chown, utimensat and truncate.
+// Setattr is chmod, chown, utimensat and truncate. It runs under the open
+// file's lock, so the reply shows every change before it and no write can
+// land between saving the file and setting the attributes.
 func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, sa *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := sa.GetSize(); ok {
-		if errno := n.truncate(int64(size)); errno != 0 {
+		if errno := n.truncate(fh, int64(size)); errno != 0 {
 			return errno
 		}
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.open != nil {
-		// Save what the writers changed first, so their size and mtime
-		// cannot overwrite these attributes at close (cp -p sets times on
-		// the open file).
-		if err := n.saveLocked(false); err != nil {
-			return n.contentErrno("setattr", err)
-		}
-	}
 	var in meta.Inode
-	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
-		var err error
-		if in, err = tx.Inode(n.ino); err != nil {
-			return err
+	err := n.fsys.versions.WithOpen(n.ino, func(f *version.File) error {
+		if f != nil {
+			// Save what the writers changed first, so their size and
+			// mtime cannot overwrite these attributes at close (cp -p
+			// sets times on the open file).
+			if err := f.Save(); err != nil {
+				return err
+			}
 		}
-		applySetattr(&in, sa, time.Now().UnixNano())
-		return tx.PutInode(in)
+		return n.fsys.meta.Update(func(tx *meta.Tx) error {
+			var err error
+			if in, err = tx.Inode(n.ino); err != nil {
+				return err
+			}
+			applySetattr(&in, sa, time.Now().UnixNano())
+			return tx.PutInode(in)
+		})
 	})
 	if err != nil {
-		return toErrno(err)
+		return n.contentErrno("setattr", err)
 	}
 	fillAttr(&in, &out.Attr)
 	// go-fuse leaves a setattr reply uncached; without this the kernel asks
-	// for the attributes again right after every chmod, chown and utimensat.
+	// for the attributes again right after every chmod, chown and
+	// utimensat. The reply is exact (see above), and the kernel drops it
+	// itself when a later write changes the size.
 	out.SetTimeout(attrTimeout)
 	return 0
+}
+
+// truncate changes a file's size, through the handle's open content or, by
+// path, by opening it for the call. Truncating a closed file to zero does
+// not read the old version, so a damaged one can be emptied.
+func (n *node) truncate(fh gofs.FileHandle, size int64) syscall.Errno {
+	f := fileOf(fh)
+	if f == nil {
+		access := version.Write
+		if size == 0 {
+			access = version.Replace
+		}
+		var err error
+		if f, err = n.fsys.versions.Acquire(n.ino, access); err != nil {
+			return n.contentErrno("truncate", err)
+		}
+		defer func() { n.fsys.versions.Release(f) }()
+		if size == 0 {
+			return 0 // Replace emptied it
+		}
+	}
+	f.Lock()
+	defer f.Unlock()
+	if errno := n.fsys.checkGrow(f.Size(), size); errno != 0 {
+		return errno
+	}
+	return n.contentErrno("truncate", f.Truncate(size))
 }
 
 // applySetattr changes in as sa asks. The kernel (default_permissions) has

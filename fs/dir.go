@@ -34,23 +34,19 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	if len(name) > maxNameLen {
 		return nil, syscall.ENAMETOOLONG
 	}
-	var in meta.Inode
-	err := n.fsys.meta.View(func(tx *meta.Tx) error {
-		e, err := tx.Lookup(n.ino, name)
-		if err != nil {
-			return err
-		}
-		in, err = tx.Inode(e.Ino)
+	var e meta.Entry
+	err := n.fsys.meta.View(func(tx *meta.Tx) (err error) {
+		e, err = tx.Lookup(n.ino, name)
 		return err
 	})
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	child := n.fsys.newChild(ctx, n.EmbeddedInode(), &in, out)
-	// An open file's unsaved size must show right away.
-	asNode(child.Operations()).overlayOpen(&in)
-	fillAttr(&in, &out.Attr)
-	return child, 0
+	in, err := n.fsys.versions.Inode(e.Ino)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	return n.fsys.newChild(ctx, n.EmbeddedInode(), &in, out), 0
 }
 
 // Readdir lists n with stable inode numbers, "." and ".." first.
@@ -93,47 +89,40 @@ func (n *node) newInode(ctx context.Context, mode uint32) (meta.Inode, error) {
 	return in, nil
 }
 
-// link adds the new inode in under name, with its content record if any.
-// Callers hold nsMu.
-func (n *node) link(name string, in *meta.Inode, content *meta.Content) error {
+// link adds the new inode in under name, in transaction tx. Callers hold
+// nsMu.
+func (n *node) link(tx *meta.Tx, name string, in *meta.Inode) error {
 	if len(name) > maxNameLen {
 		return syscall.ENAMETOOLONG
 	}
-	return n.fsys.meta.Update(func(tx *meta.Tx) error {
-		if _, err := tx.Lookup(n.ino, name); err == nil {
-			return syscall.EEXIST
-		} else if !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-		dir, err := tx.Inode(n.ino)
-		if err != nil {
-			return err
-		}
-		isDir := in.Mode&syscall.S_IFMT == syscall.S_IFDIR
-		if dir.Mode&syscall.S_ISGID != 0 {
-			// BSD group semantics in setgid directories, as ext4.
-			in.Gid = dir.Gid
-			if isDir {
-				in.Mode |= syscall.S_ISGID
-			}
-		}
+	if _, err := tx.Lookup(n.ino, name); err == nil {
+		return syscall.EEXIST
+	} else if !errors.Is(err, meta.ErrNotFound) {
+		return err
+	}
+	dir, err := tx.Inode(n.ino)
+	if err != nil {
+		return err
+	}
+	isDir := in.Mode&syscall.S_IFMT == syscall.S_IFDIR
+	if dir.Mode&syscall.S_ISGID != 0 {
+		// BSD group semantics in setgid directories, as ext4.
+		in.Gid = dir.Gid
 		if isDir {
-			dir.Nlink++
+			in.Mode |= syscall.S_ISGID
 		}
-		dir.Mtime, dir.Ctime = in.Ctime, in.Ctime
-		if err := tx.PutInode(*in); err != nil {
-			return err
-		}
-		if content != nil {
-			if err := tx.PutContent(in.Ino, *content); err != nil {
-				return err
-			}
-		}
-		if err := tx.PutEntry(n.ino, meta.Entry{Name: name, Ino: in.Ino, Mode: in.Mode & syscall.S_IFMT}); err != nil {
-			return err
-		}
-		return tx.PutInode(dir)
-	})
+	}
+	if isDir {
+		dir.Nlink++
+	}
+	dir.Mtime, dir.Ctime = in.Ctime, in.Ctime
+	if err := tx.PutInode(*in); err != nil {
+		return err
+	}
+	if err := tx.PutEntry(n.ino, meta.Entry{Name: name, Ino: in.Ino, Mode: in.Mode & syscall.S_IFMT}); err != nil {
+		return err
+	}
+	return tx.PutInode(dir)
 }
 
 // Mkdir creates a directory.
@@ -172,7 +161,15 @@ func (n *node) makeNode(ctx context.Context, name string, mode, dev uint32, targ
 	if target != "" {
 		in.Size = uint64(len(target))
 	}
-	if err := n.link(name, &in, nil); err != nil {
+	err = n.fsys.meta.Update(func(tx *meta.Tx) error {
+		placed := in // Update may run fn more than once
+		if err := n.link(tx, name, &placed); err != nil {
+			return err
+		}
+		in = placed
+		return nil
+	})
+	if err != nil {
 		return nil, toErrno(err)
 	}
 	return n.fsys.newChild(ctx, n.EmbeddedInode(), &in, out), 0
@@ -183,55 +180,52 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if len(name) > maxNameLen {
 		return nil, nil, 0, syscall.ENAMETOOLONG
 	}
-	return n.createFile(ctx, mode, out, func(in *meta.Inode, rec *meta.Content) error {
-		return n.link(name, in, rec)
+	return n.createFile(ctx, mode, out, func(tx *meta.Tx, in *meta.Inode) error {
+		return n.link(tx, name, in)
 	})
 }
 
 // Tmpfile is open(O_TMPFILE): a file in no directory, an orphan until
 // linkat(2) gives it a name.
 func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	return n.createFile(ctx, mode, out, func(in *meta.Inode, rec *meta.Content) error {
+	return n.createFile(ctx, mode, out, func(tx *meta.Tx, in *meta.Inode) error {
 		in.Nlink = 0
-		if dir, err := n.inode(); err == nil && dir.Mode&syscall.S_ISGID != 0 {
+		dir, err := tx.Inode(n.ino)
+		if err != nil {
+			return err
+		}
+		if dir.Mode&syscall.S_ISGID != 0 {
 			in.Gid = dir.Gid
 		}
-		return n.fsys.meta.Update(func(tx *meta.Tx) error {
-			if err := tx.PutInode(*in); err != nil {
-				return err
-			}
-			if err := tx.PutContent(in.Ino, *rec); err != nil {
-				return err
-			}
-			return tx.MarkOrphan(in.Ino)
-		})
+		if err := tx.PutInode(*in); err != nil {
+			return err
+		}
+		return tx.MarkOrphan(in.Ino)
 	})
 }
 
-// createFile makes a regular file with fresh content, records it with
-// place, and returns it open.
-func (n *node) createFile(ctx context.Context, mode uint32, out *fuse.EntryOut, place func(*meta.Inode, *meta.Content) error) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+// createFile makes a regular file with a new, empty version, records it
+// with place (in the same transaction) and returns it open.
+func (n *node) createFile(ctx context.Context, mode uint32, out *fuse.EntryOut, place func(*meta.Tx, *meta.Inode) error) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	n.fsys.nsMu.Lock()
 	defer n.fsys.nsMu.Unlock()
 	in, err := n.newInode(ctx, syscall.S_IFREG|mode&^syscall.S_IFMT)
 	if err != nil {
 		return nil, nil, 0, toErrno(err)
 	}
-	rec, data, content, err := n.fsys.newContent()
+	f, err := n.fsys.versions.Create(in.Ino, func(tx *meta.Tx) error {
+		placed := in // place may run more than once
+		if err := place(tx, &placed); err != nil {
+			return err
+		}
+		in = placed
+		return nil
+	})
 	if err != nil {
 		return nil, nil, 0, toErrno(err)
 	}
-	if err := place(&in, &rec); err != nil {
-		data.Close()
-		n.fsys.data.RemoveData(rec.FileID)
-		return nil, nil, 0, toErrno(err)
-	}
-	child := &node{fsys: n.fsys, ino: in.Ino}
-	child.open = &openFile{refs: 1, rec: rec, data: data, content: content, fresh: true, started: true}
-	fillAttr(&in, &out.Attr)
-	out.Ino = uint64(in.Ino)
-	ino := n.NewInode(ctx, child, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: uint64(in.Ino)})
-	return ino, &handle{}, fuse.FOPEN_KEEP_CACHE, 0
+	child := n.fsys.newChild(ctx, n.EmbeddedInode(), &in, out)
+	return child, &handle{f}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // Readlink returns a symlink's target.
@@ -295,7 +289,9 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	t.overlayOpen(&in)
+	if in, err = n.fsys.versions.Inode(t.ino); err != nil {
+		return nil, toErrno(err)
+	}
 	fillAttr(&in, &out.Attr)
 	out.Ino = uint64(in.Ino)
 	return t.EmbeddedInode(), 0

@@ -15,6 +15,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/fs/version"
 	"github.com/sealfs/sealfs/meta"
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +29,16 @@ type DataStore interface {
 	Statfs() (unix.Statfs_t, error)
 	ListData(fn func(id crypto.FileID, size int64, mtime time.Time)) error
 }
+
+// DataFile is the ciphertext of one version (see version.DataFile).
+type DataFile = version.DataFile
+
+// Cache is the local ciphertext cache seen from fs (see version.Cache).
+type Cache = version.Cache
+
+// UploadConfig is how fs hands sealed versions to the uploader (see
+// version.Upload).
+type UploadConfig = version.Upload
 
 // Config wires a filesystem to its parts.
 type Config struct {
@@ -45,74 +56,45 @@ type Config struct {
 	Cache Cache
 }
 
-// DataFile is the ciphertext of one version: a local file, or ranged reads
-// of the bucket object for a version evicted from the local cache.
-type DataFile interface {
-	crypto.Backing
-	Sync() error
-	Close() error
-}
-
-// Cache is the local ciphertext cache seen from fs.
-type Cache interface {
-	// Used records that a version was opened (for least-recently-used eviction).
-	Used(id crypto.FileID)
-	// OpenRemote reads an evicted, synced version from the bucket.
-	OpenRemote(id crypto.FileID) (DataFile, error)
-}
-
-// UploadConfig is how fs hands sealed versions to the uploader.
-type UploadConfig struct {
-	// Quiet is how long a closed file must stay closed before its version
-	// is sealed for upload, so rsync and tar bursts settle first.
-	Quiet time.Duration
-	// Retention is how long a superseded or deleted version stays in the
-	// bucket: the trash and the undo.
-	Retention time.Duration
-	// Queued is called after a version was queued, to wake the uploader.
-	Queued func()
-}
-
 // FS is one mounted sealfs filesystem.
 type FS struct {
-	meta      *meta.Store
-	data      DataStore
-	wrapper   *crypto.Wrapper
-	blockSize int
-	log       *slog.Logger
-	upload    *UploadConfig
-	cache     Cache
-	root      *node
+	meta     *meta.Store
+	data     DataStore
+	versions *version.Keeper
+	log      *slog.Logger
+	upload   *UploadConfig
+	root     *node
 
 	// nsMu serializes changes to the namespace (create, link, unlink,
 	// rename, ...). They touch several inodes at once; one lock keeps
 	// their read-modify-write of meta records simple and deadlock-free.
 	// Reads and writes of file content do not take it.
 	nsMu sync.Mutex
-
-	commit groupCommit
 }
 
-// New opens the filesystem: it creates the root directory of a new store and
-// removes files that were unlinked while open when the last mount ended.
+// New opens the filesystem: it creates the root directory of a new store,
+// repairs what a crash left behind and removes files that were unlinked
+// while open when the last mount ended.
 func New(cfg Config) (*FS, error) {
-	if cfg.BlockSize == 0 {
-		cfg.BlockSize = crypto.DefaultBlockSize
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	f := &FS{
-		meta: cfg.Meta, data: cfg.Data, wrapper: cfg.Wrapper,
-		blockSize: cfg.BlockSize, log: cfg.Log, upload: cfg.Upload, cache: cfg.Cache,
+		meta: cfg.Meta, data: cfg.Data, log: cfg.Log, upload: cfg.Upload,
+		versions: version.New(version.Config{
+			Meta: cfg.Meta, Data: localData{cfg.Data}, Wrapper: cfg.Wrapper,
+			BlockSize: cfg.BlockSize, Upload: cfg.Upload, Cache: cfg.Cache,
+		}),
 	}
 	if err := f.ensureRoot(cfg.RootUID, cfg.RootGID); err != nil {
 		return nil, err
 	}
-	if err := f.removeOrphans(); err != nil {
+	rep, err := f.versions.Recover()
+	if err != nil {
 		return nil, err
 	}
-	if err := f.removeUnreferencedData(); err != nil {
+	f.logRecovery(rep)
+	if err := f.removeOrphans(); err != nil {
 		return nil, err
 	}
 	f.root = &node{fsys: f, ino: meta.RootIno}
@@ -135,6 +117,18 @@ func (f *FS) ensureRoot(uid, gid uint32) error {
 	})
 }
 
+func (f *FS) logRecovery(rep version.Recovery) {
+	for _, ino := range rep.Restored {
+		f.log.Warn("a crash cut the newest version of a file short; it is back at its previous version", "ino", uint64(ino))
+	}
+	for _, ino := range rep.Emptied {
+		f.log.Warn("a crash cut a file being written short and it had no earlier version; it is now empty", "ino", uint64(ino))
+	}
+	if rep.RemovedData > 0 {
+		f.log.Info("removed data files of versions interrupted by a crash", "files", rep.RemovedData)
+	}
+}
+
 func (f *FS) removeOrphans() error {
 	var orphans []meta.Ino
 	if err := f.meta.View(func(tx *meta.Tx) (err error) {
@@ -151,61 +145,32 @@ func (f *FS) removeOrphans() error {
 	return nil
 }
 
-// removeUnreferencedData deletes ciphertext files no record points at: a
-// version that was being written (a copy, or a file whose metadata never
-// committed) when the daemon or the machine died. Nothing is open yet.
-func (f *FS) removeUnreferencedData() error {
-	used := map[crypto.FileID]bool{}
-	if err := f.meta.View(func(tx *meta.Tx) error {
-		return tx.Contents(func(_ meta.Ino, c meta.Content) bool {
-			used[c.FileID] = true
-			return true
-		})
-	}); err != nil {
-		return fmt.Errorf("list content records: %w", err)
-	}
-	var unused []crypto.FileID
-	if err := f.data.ListData(func(id crypto.FileID, _ int64, _ time.Time) {
-		if !used[id] {
-			unused = append(unused, id)
-		}
-	}); err != nil {
-		return fmt.Errorf("list data files: %w", err)
-	}
-	for _, id := range unused {
-		if err := f.data.RemoveData(id); err != nil {
-			return err
-		}
-	}
-	if len(unused) > 0 {
-		f.log.Info("removed data files of versions interrupted by a crash", "files", len(unused))
+// destroyInode deletes an inode that has no names left, and then its
+// ciphertext, once the deletion is durable.
+func (f *FS) destroyInode(ino meta.Ino) error {
+	if err := f.versions.Destroy(ino); err != nil {
+		return fmt.Errorf("delete inode %d: %w", ino, err)
 	}
 	return nil
 }
 
-// destroyInode deletes an inode that has no names left, and then its
-// ciphertext, once the deletion is durable.
-func (f *FS) destroyInode(ino meta.Ino) error {
-	var content *meta.Content
-	err := f.meta.Update(func(tx *meta.Tx) error {
-		content = nil
-		if c, err := tx.Content(ino); err == nil {
-			content = &c
-			if err := f.retireVersion(tx, c.FileID); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, meta.ErrNotFound) {
-			return err
-		}
-		return tx.DeleteInode(ino)
-	})
+// localData gives a DataStore the signature version wants.
+type localData struct{ DataStore }
+
+func (d localData) CreateData(id crypto.FileID) (version.DataFile, error) {
+	f, err := d.DataStore.CreateData(id)
 	if err != nil {
-		return fmt.Errorf("delete inode %d: %w", ino, err)
+		return nil, err
 	}
-	if content != nil {
-		f.removeLater(content.FileID)
+	return f, nil
+}
+
+func (d localData) OpenData(id crypto.FileID) (version.DataFile, error) {
+	f, err := d.DataStore.OpenData(id)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return f, nil
 }
 
 // attrTimeout is how long the kernel may cache entries and attributes.

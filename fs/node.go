@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -10,41 +9,20 @@ import (
 	"github.com/sealfs/sealfs/meta"
 )
 
-// node is one inode in go-fuse's tree. Its attributes live in meta; the node
-// only holds what an open file has not saved yet. go-fuse keeps a single
-// node per inode number, so hard links share it.
+// node is one inode in go-fuse's tree. Its attributes live in meta and the
+// content of an open file in the version keeper, both keyed by inode number:
+// go-fuse may make a second node for an inode it already has (and keep the
+// first), so a node holds no state of its own.
 type node struct {
 	gofs.Inode
 	fsys *FS
 	ino  meta.Ino
-
-	// mu guards open. Reads hold it shared; writes, truncation, flush and
-	// release hold it exclusively.
-	mu   sync.RWMutex
-	open *openFile
 }
 
-// inode loads n's attributes, with the unsaved size and mtime of an open file.
+// inode loads n's attributes as the kernel must see them, with the unsaved
+// size and mtime of an open file.
 func (n *node) inode() (meta.Inode, error) {
-	var in meta.Inode
-	err := n.fsys.meta.View(func(tx *meta.Tx) (err error) {
-		in, err = tx.Inode(n.ino)
-		return err
-	})
-	if err != nil {
-		return in, err
-	}
-	n.overlayOpen(&in)
-	return in, nil
-}
-
-func (n *node) overlayOpen(in *meta.Inode) {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	if o := n.open; o != nil && o.dirty {
-		in.Size = uint64(o.content.Size())
-		in.Mtime, in.Ctime = o.mtime, o.mtime
-	}
+	return n.fsys.versions.Inode(n.ino)
 }
 
 // path names n for log lines; "?" when go-fuse no longer knows a name.
@@ -56,7 +34,8 @@ func (n *node) path() string {
 	return "/" + p
 }
 
-// newChild makes the go-fuse inode for in under parent and fills out.
+// newChild makes the go-fuse inode for in under parent and fills out. in
+// must come from inode() (or be new), so that it shows unsaved changes.
 func (f *FS) newChild(ctx context.Context, parent *gofs.Inode, in *meta.Inode, out *fuse.EntryOut) *gofs.Inode {
 	fillAttr(in, &out.Attr)
 	out.Ino = uint64(in.Ino)

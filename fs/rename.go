@@ -53,6 +53,15 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 			if gone, err = dst.replace(tx, src, old, now); err != nil {
 				return err
 			}
+			if gone != nil && src.Mode == syscall.S_IFREG && old.Mode == syscall.S_IFREG {
+				taken, err := n.fsys.versions.InheritReplaced(tx, src.Ino, *gone)
+				if err != nil {
+					return err
+				}
+				if taken {
+					gone = nil
+				}
+			}
 		}
 		return move(tx, n, src, dst, newName, now)
 	})

@@ -1,0 +1,153 @@
+package version
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/meta"
+)
+
+// File is the content of one regular file while handles have it open.
+// Callers hold its lock around every call: shared for ReadAt, Size, Err and
+// State, exclusive for everything else.
+type File struct {
+	sync.RWMutex
+	k    *Keeper
+	ino  meta.Ino
+	refs int // guarded by k.mu
+
+	state   State
+	rec     meta.Content // the version read and written
+	data    DataFile
+	content *crypto.File
+	old     *meta.Content // Copying: the version the record still points at
+	damage  error         // Broken: why the version failed to open
+	unsaved bool          // size or mtime changed since the last save
+	mtime   int64         // of the last change, valid when unsaved
+}
+
+// State returns where the file is in its lifecycle.
+func (f *File) State() State { return f.state }
+
+// Err is the error every read and write of a Broken file fails with.
+func (f *File) Err() error {
+	if f.state == Broken {
+		return f.damage
+	}
+	return nil
+}
+
+// Size is the plaintext size, including what is not saved yet.
+func (f *File) Size() int64 {
+	if f.content == nil {
+		return 0
+	}
+	return f.content.Size()
+}
+
+// ReadAt reads plaintext; every byte returned was authenticated.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.Err(); err != nil {
+		return 0, err
+	}
+	return f.content.ReadAt(p, off)
+}
+
+// overlay puts the unsaved size and mtime on in, the file's saved record.
+func (f *File) overlay(in *meta.Inode) {
+	if f.content != nil {
+		in.Size = uint64(f.content.Size())
+	}
+	if f.unsaved {
+		in.Mtime, in.Ctime = f.mtime, f.mtime
+	}
+}
+
+// load opens the version the record points at. A version that fails
+// authentication opens Broken when writable (so open(O_TRUNC) can replace
+// it) and fails otherwise.
+func (f *File) load(writable bool) error {
+	var in meta.Inode
+	var c meta.Content
+	err := f.k.cfg.Meta.View(func(tx *meta.Tx) (err error) {
+		if in, err = tx.Inode(f.ino); err != nil {
+			return err
+		}
+		c, err = tx.Content(f.ino)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	data, content, err := f.k.openVersion(c, in.Size)
+	if err != nil {
+		if writable && isDamage(err) {
+			f.state, f.rec, f.damage = Broken, c, err
+			return nil
+		}
+		return err
+	}
+	f.state, f.rec, f.data, f.content = Sealed, c, data, content
+	return nil
+}
+
+// isDamage reports whether err says the ciphertext is not what the record
+// says (as opposed to an I/O failure).
+func isDamage(err error) bool {
+	return errors.Is(err, crypto.ErrAuth) || errors.Is(err, crypto.ErrWrongKey)
+}
+
+// openVersion opens the ciphertext of c and checks it against its record: a
+// ciphertext that was cut, extended or swapped for another file's fails with
+// crypto.ErrAuth. An evicted, synced version is read from the bucket.
+func (k *Keeper) openVersion(c meta.Content, size uint64) (DataFile, *crypto.File, error) {
+	id := crypto.FileID(c.FileID)
+	data, err := k.cfg.Data.OpenData(id)
+	switch {
+	case err == nil:
+		if k.cfg.Cache != nil {
+			k.cfg.Cache.Used(id)
+		}
+	case errors.Is(err, os.ErrNotExist) && k.cfg.Cache != nil && c.Sync == meta.SyncSynced:
+		if data, err = k.cfg.Cache.OpenRemote(id); err != nil {
+			return nil, nil, err
+		}
+	default:
+		return nil, nil, err
+	}
+	content, err := crypto.OpenFile(k.cfg.Wrapper, data)
+	if err == nil && (content.Header().FileID != id || uint64(content.Size()) != size) {
+		err = crypto.ErrAuth
+	}
+	if err != nil {
+		data.Close()
+		return nil, nil, err
+	}
+	return data, content, nil
+}
+
+// copyChunk bounds the memory a copy-on-write takes.
+const copyChunk = 1 << 20
+
+func copyContent(dst, src *crypto.File) error {
+	buf := make([]byte, copyChunk)
+	for off := int64(0); off < src.Size(); {
+		n, err := src.ReadAt(buf, off)
+		if n > 0 {
+			if _, werr := dst.WriteAt(buf[:n], off); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return dst.Flush()
+}
