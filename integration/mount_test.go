@@ -134,6 +134,11 @@ func (m *sealfsMount) waitMounted(t *testing.T) {
 			if fstype != sealfsFSType {
 				t.Errorf("mount %s has fstype %q, want %q", m.Dir, fstype, sealfsFSType)
 			}
+			// A script that waits for the mount may run `sealfs sync` or
+			// `status` at once: the daemon must answer from then on.
+			if _, err := os.Stat(filepath.Join(m.Store, "sealfs.sock")); err != nil {
+				t.Errorf("%s is mounted but the daemon's control socket is not there yet: %v", m.Dir, err)
+			}
 			return
 		}
 		select {

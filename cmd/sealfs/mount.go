@@ -95,6 +95,13 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, allowOther, debug
 	if err != nil {
 		return err
 	}
+	// The control socket is up before the mount appears, so a script that
+	// waits for the mountpoint can run `sealfs sync` or `status` at once.
+	ctl, err := startControl(st, fsys, sy)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
 	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(allowOther, debug))
 	if err != nil {
 		return usageError{fmt.Errorf("mount %s: %w", mnt, err)}
@@ -102,12 +109,6 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, allowOther, debug
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go fsys.SyncLoop(ctx, groupCommitInterval)
-	ctl, err := startControl(st, fsys, sy)
-	if err != nil {
-		server.Unmount()
-		return err
-	}
-	defer ctl.Close()
 	go unmountOnSignal(ctx, server, mnt, log)
 	log.Info("mounted", "store", st.Dir, "mountpoint", mnt, "remote", sy.url())
 	server.Wait()
