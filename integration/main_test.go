@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sealfs/sealfs/internal/emulator"
 )
 
 // sealfsBin is the path of the sealfs binary under test, set by TestMain.
 var sealfsBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
+	os.Exit(emulator.RunTests(m, runTests))
 }
 
 // runTests builds (or locates) the sealfs binary, then runs the tests. It is

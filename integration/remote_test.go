@@ -36,10 +36,18 @@ func fileBucket(t *testing.T) (dir, url string) {
 	return dir, "file://" + dir
 }
 
+// syncWaitTimeout bounds one `sealfs sync --wait`. The trees the tests
+// upload take seconds on an idle machine; the bound is sized for a 2-core CI
+// runner that is also running other test binaries under -race, where an
+// upload can be ten times slower. It stays below commandTimeout, so a
+// timeout is reported by sealfs ("timed out with uploads pending") rather
+// than by the test's kill.
+const syncWaitTimeout = 4 * time.Minute
+
 // syncWait runs `sealfs sync --wait` and fails the test unless it exits 0.
 func syncWait(t *testing.T, store, key string) {
 	t.Helper()
-	runSealfsOK(t, "sync", "--wait", "--timeout", "2m", "--store", store, "--key-file", key)
+	runSealfsOK(t, "sync", "--wait", "--timeout", syncWaitTimeout.String(), "--store", store, "--key-file", key)
 }
 
 // decryptObjects opens every object under bucketDir/data with the key, as a

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	"github.com/sealfs/sealfs/internal/emulator"
 	"github.com/sealfs/sealfs/remote/gcs/gcstest"
 	"google.golang.org/api/option"
 )
@@ -45,8 +46,9 @@ func main() {
 
 	gcs, err := gcstest.Listen()
 	check(err)
+	defer emulator.Cleanup()
 	defer gcs.Close()
-	gcs.CreateBucket("bench")
+	check(gcs.CreateBucket("bench"))
 
 	raw := rawUpload(gcs.Endpoint(), src, size)
 	bucketDir := filepath.Join(root, "bucket")

@@ -1,7 +1,6 @@
-package azblobtest
+package emulator
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os/exec"
@@ -13,13 +12,10 @@ import (
 // azuriteCommand is the npm package's blob-only entry point.
 const azuriteCommand = "azurite-blob"
 
-// startTimeout bounds Azurite's start-up (node loading its modules).
-const startTimeout = 60 * time.Second
-
-// startAzurite runs azurite-blob on a free port of 127.0.0.1 with in-memory
+// StartAzurite runs azurite-blob on a free port of 127.0.0.1 with in-memory
 // storage, waits until the port answers, and returns the port. t.Cleanup
 // kills the process (by its PID) and reaps it.
-func startAzurite(t testing.TB) int {
+func StartAzurite(t testing.TB) int {
 	t.Helper()
 	path, err := exec.LookPath(azuriteCommand)
 	if err != nil {
@@ -84,9 +80,4 @@ func waitForPort(port int, exited <-chan struct{}, waitErr *error) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("not listening after %v", startTimeout)
-}
-
-// contextWithTimeout is t's context bounded by d.
-func contextWithTimeout(t testing.TB, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(t.Context(), d)
 }

@@ -1,4 +1,4 @@
-package azblobtest
+package emulator
 
 import (
 	"bytes"

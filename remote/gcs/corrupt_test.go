@@ -59,7 +59,7 @@ func corruptingProxy(t *testing.T, target string) string {
 // stored checksums catches it and removes the generation it wrote.
 func TestCorruptedUpload(t *testing.T) {
 	srv := gcstest.NewServer(t)
-	srv.CreateBucket("corrupt")
+	srv.MustCreateBucket(t, "corrupt")
 	proxy := corruptingProxy(t, srv.Endpoint())
 	b := mustOpen(t, "gs://corrupt/p?endpoint="+proxy)
 

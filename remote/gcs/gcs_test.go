@@ -49,7 +49,7 @@ func TestConformance(t *testing.T) {
 	var n atomic.Int64
 	drivertest.Run(t, func(t *testing.T) driver.Bucket {
 		name := fmt.Sprintf("conformance-%d", n.Add(1))
-		srv.CreateBucket(name)
+		srv.MustCreateBucket(t, name)
 		return mustOpen(t, srv.URL(name, "prefix"))
 	})
 }
@@ -66,7 +66,7 @@ func TestOpenMissingBucket(t *testing.T) {
 // without endpoint= in the URL.
 func TestEmulatorHostEnv(t *testing.T) {
 	srv := gcstest.NewServer(t)
-	srv.CreateBucket("env")
+	srv.MustCreateBucket(t, "env")
 	t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(srv.Endpoint(), "http://"))
 	b := mustOpen(t, "gs://env/p")
 	data := []byte("through STORAGE_EMULATOR_HOST")
@@ -185,7 +185,7 @@ func (h *hookReader) Read(p []byte) (int, error) {
 // leaves no object.
 func TestPutBadSource(t *testing.T) {
 	srv := gcstest.NewServer(t)
-	srv.CreateBucket("source")
+	srv.MustCreateBucket(t, "source")
 	b := mustOpen(t, srv.URL("source", "p"))
 	for _, size := range []int{1000, 20<<20 + 3} {
 		data := make([]byte, size)

@@ -1,10 +1,11 @@
 // Package azblobtest runs Azurite's blob service as a child process on
-// 127.0.0.1, for tests of the azblob driver and of packages that upload to
-// an azblob:// remote. Azurite comes from npm (scripts/test.sh installs it:
+// 127.0.0.1 (see internal/emulator), for tests of the azblob driver and of
+// packages that upload to an azblob:// remote. Azurite comes from npm (scripts/test.sh installs it:
 // npm install -g azurite@3.35.0); without it the tests fail, never skip.
 package azblobtest
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/sealfs/sealfs/internal/emulator"
 )
 
 // Azurite's well-known development account, published in its documentation;
@@ -34,7 +36,7 @@ type Server struct {
 // azurite-blob is not installed.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	port := startAzurite(t)
+	port := emulator.StartAzurite(t)
 	return &Server{endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account)}
 }
 
@@ -62,7 +64,7 @@ func (s *Server) NewContainer(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("azblobtest: container client: %v", err)
 	}
-	ctx, cancel := contextWithTimeout(t, setupTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), setupTimeout)
 	defer cancel()
 	if _, err := client.Create(ctx, nil); err != nil {
 		t.Fatalf("azblobtest: create container %s: %v", name, err)

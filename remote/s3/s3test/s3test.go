@@ -1,19 +1,18 @@
-// Package s3test starts an in-process S3 emulator (gofakes3, behind a small
-// shim for the conditional-write and checksum features it lacks; see
-// shim.go) on 127.0.0.1, for tests of the s3 driver and of packages that
-// upload to an s3:// remote.
+// Package s3test starts an S3 emulator (gofakes3 behind a shim for the
+// conditional-write and checksum features it lacks; see
+// internal/emulator/s3emu) as a child process on 127.0.0.1, for tests of the
+// s3 driver and of packages that upload to an s3:// remote. Test packages
+// that use it wrap their tests in emulator.RunTests.
 package s3test
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/sealfs/sealfs/internal/emulator"
 )
 
 // Credentials is an AWS shared-credentials file the emulator accepts (it
@@ -25,31 +24,25 @@ const Region = "us-east-1"
 
 // Server is a running emulator.
 type Server struct {
-	backend *s3mem.Backend
-	http    *httptest.Server
+	proc    *emulator.Process
 	buckets atomic.Int64
 }
 
 // NewServer starts an emulator with no bucket, stopped by t.Cleanup.
 func NewServer(t testing.TB) *Server {
 	t.Helper()
-	backend := s3mem.New()
-	fake := gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog()))
-	s := &Server{backend: backend}
-	s.http = httptest.NewServer(&shim{next: fake.Server(), backend: backend})
-	t.Cleanup(s.http.Close)
-	return s
+	return &Server{proc: emulator.Start(t, emulator.S3)}
 }
 
 // Endpoint is the emulator's base URL, http://127.0.0.1:PORT.
-func (s *Server) Endpoint() string { return s.http.URL }
+func (s *Server) Endpoint() string { return s.proc.Endpoint() }
 
 // NewBucket creates a fresh empty bucket and returns its s3:// URL (with no
 // prefix).
 func (s *Server) NewBucket(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("sealfs-test-%d", s.buckets.Add(1))
-	if err := s.backend.CreateBucket(name); err != nil {
+	if err := s.proc.CreateBucket(name); err != nil {
 		t.Fatalf("s3test: create bucket %s: %v", name, err)
 	}
 	return s.URL(name)
@@ -57,7 +50,7 @@ func (s *Server) NewBucket(t testing.TB) string {
 
 // URL is the s3:// URL of bucket on this emulator.
 func (s *Server) URL(bucket string) string {
-	q := url.Values{"endpoint": {s.http.URL}, "region": {Region}}
+	q := url.Values{"endpoint": {s.Endpoint()}, "region": {Region}}
 	return "s3://" + bucket + "/?" + q.Encode()
 }
 
