@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,7 +65,48 @@ func TestLs(t *testing.T) {
 	}
 	t.Run("mounted", check)
 	m.Unmount(t)
-	t.Run("unmounted", check)
+	t.Run("unmounted", func(t *testing.T) {
+		before := storeHash(t, m.Store)
+		check(t)
+		runSealfsOK(t, append([]string{"status"}, args...)...)
+		if after := storeHash(t, m.Store); after != before {
+			t.Errorf("ls and status on an unmounted store changed it:\nbefore: %s\nafter:  %s", before, after)
+		}
+	})
+}
+
+// TestLsAfterCrash lists a store whose daemon was killed: what it had
+// written lives only in Badger's log, which must be recovered once.
+func TestLsAfterCrash(t *testing.T) {
+	start := time.Now().Add(-time.Minute)
+	m := mountSealfs(t, tolerateExitError())
+	want := map[string]wantEntry{"/crash-dir": {"dir", 0}}
+	mustMkdir(t, filepath.Join(m.Dir, "crash-dir"), 0o755)
+	for i := range 20 {
+		p := "/crash-dir/f" + strconv.Itoa(i)
+		want[p] = wantEntry{"file", int64(1000 * i)}
+		mustWriteFile(t, filepath.Join(m.Dir, p), randomBytes(uint64(i), 1000*i), 0o644)
+	}
+	// The listing must show every file, so the writes must be in Badger
+	// before the kill: the daemon's own listing syncs first.
+	args := []string{"--store", m.Store, "--key-file", m.Key}
+	checkLsJSON(t, args, "/", true, want, start)
+	if err := m.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-m.exited
+	unmountDir(t, m.Dir)
+	// The first look recovers Badger's log, as a mount would; from then on
+	// looking changes nothing.
+	checkLsJSON(t, args, "/", true, want, start)
+	before := storeHash(t, m.Store)
+	checkLsJSON(t, args, "/", true, want, start)
+	runSealfsOK(t, append([]string{"status"}, args...)...)
+	if after := storeHash(t, m.Store); after != before {
+		t.Errorf("ls and status after a crash changed the store:\nbefore: %s\nafter:  %s", before, after)
+	}
+	m = mountSealfs(t, withStore(m.Store, m.Key), withMountpoint(m.Dir))
+	compareBytes(t, filepath.Join(m.Dir, "crash-dir", "f7"), randomBytes(7, 7000))
 }
 
 // TestLsEmptyStore lists a store that was initialized but never mounted.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -14,6 +15,13 @@ var ErrNotFound = errors.New("not found")
 
 // ErrWrongKey is returned by Open when the store was encrypted with another key.
 var ErrWrongKey = errors.New("metadata store is encrypted with another key")
+
+// ErrNeedsRecovery is returned by OpenReadOnly for a database that was not
+// closed cleanly.
+var ErrNeedsRecovery = errors.New("metadata store was not closed cleanly and needs recovery")
+
+// errReadOnly is returned by writes to a store opened with OpenReadOnly.
+var errReadOnly = errors.New("metadata store is open read-only")
 
 // maxConflictRetries bounds Update's retries after a Badger write conflict.
 const maxConflictRetries = 64
@@ -31,9 +39,43 @@ type Store struct {
 // key (32 bytes). Memory use is kept small: sealfs runs beside the workloads
 // it backs up.
 func Open(dir string, key []byte) (*Store, error) {
+	db, err := openDB(dir, key, false)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := db.GetSequence([]byte(keyInoSeq), 256)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open inode sequence: %w", err)
+	}
+	return &Store{db: db, inoSeq: seq}, nil
+}
+
+// OpenReadOnly opens the store for commands that only look (ls, status):
+// Badger then writes no table, MANIFEST or log, so looking at a backup
+// never changes it. Update and NextIno fail.
+//
+// A database whose last writer crashed has a log with an unreplayed tail,
+// which Badger will not open read-only: that is ErrNeedsRecovery, and one
+// Open and Close recovers it (as the next mount would).
+func OpenReadOnly(dir string, key []byte) (*Store, error) {
+	db, err := openDB(dir, key, true)
+	// Badger formats the cause into the message (%+v), so only the text
+	// tells this case apart.
+	if err != nil && strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNeedsRecovery)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+func openDB(dir string, key []byte, readOnly bool) (*badger.DB, error) {
 	opts := badger.DefaultOptions(dir).
 		WithEncryptionKey(key).
 		WithLogger(nil).
+		WithReadOnly(readOnly).
 		WithSyncWrites(false).
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(2).
@@ -51,17 +93,15 @@ func Open(dir string, key []byte) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open metadata store %s: %w", dir, err)
 	}
-	seq, err := db.GetSequence([]byte(keyInoSeq), 256)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open inode sequence: %w", err)
-	}
-	return &Store{db: db, inoSeq: seq}, nil
+	return db, nil
 }
 
 // Close releases the inode sequence and closes the database; it syncs first.
 func (s *Store) Close() error {
-	err := s.inoSeq.Release()
+	var err error
+	if s.inoSeq != nil {
+		err = s.inoSeq.Release()
+	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
@@ -71,6 +111,9 @@ func (s *Store) Close() error {
 // NextIno allocates a fresh inode number. Numbers lost in a crash are
 // skipped, never reused.
 func (s *Store) NextIno() (Ino, error) {
+	if s.inoSeq == nil {
+		return 0, errReadOnly
+	}
 	for {
 		n, err := s.inoSeq.Next()
 		if err != nil {

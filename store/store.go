@@ -72,6 +72,20 @@ func Init(dir string, key *crypto.MasterKey) error {
 		return err
 	}
 	cfg := Config{Format: FormatVersion, KeyID: key.ID().String(), BlockSize: crypto.DefaultBlockSize, StoreID: id.String()}
+	// The lock file and an empty metadata database exist from the start,
+	// so that read-only commands never have to create them.
+	lock, err := lockStore(dir, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	m, err := meta.Open(filepath.Join(dir, "meta"), key.BadgerKey())
+	if err != nil {
+		return err
+	}
+	if err := m.Close(); err != nil {
+		return err
+	}
 	// The config is written last: its presence marks a complete store.
 	return WriteConfig(dir, cfg)
 }
@@ -126,15 +140,44 @@ func CheckKey(dir string, key *crypto.MasterKey) (Config, error) {
 // Open validates the key, takes the store lock and opens the metadata
 // database. Nothing in dir is written before both checks pass.
 func Open(dir string, key *crypto.MasterKey) (*Store, error) {
+	return open(dir, key, false)
+}
+
+// OpenReadOnly opens the store for a command that only reads it, under a
+// shared lock (a mount, which takes the lock exclusively, is refused as busy
+// meanwhile): nothing in dir is written, so looking at a backup cannot
+// change it. The one exception is a store whose daemon crashed: its
+// metadata log is recovered first, once, exactly as the next mount would.
+func OpenReadOnly(dir string, key *crypto.MasterKey) (*Store, error) {
+	st, err := open(dir, key, true)
+	if !errors.Is(err, meta.ErrNeedsRecovery) {
+		return st, err
+	}
+	if st, err = open(dir, key, false); err != nil {
+		return nil, err
+	}
+	if err := st.Close(); err != nil {
+		return nil, err
+	}
+	return open(dir, key, true)
+}
+
+func open(dir string, key *crypto.MasterKey, readOnly bool) (*Store, error) {
 	cfg, err := CheckKey(dir, key)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := Lock(dir)
+	how, metaOpen := unix.LOCK_EX, meta.Open
+	// A store initialized by an older sealfs and never mounted has no
+	// database yet; creating the empty one cannot change a backup.
+	if _, err := os.Stat(filepath.Join(dir, "meta", "MANIFEST")); readOnly && err == nil {
+		how, metaOpen = unix.LOCK_SH, meta.OpenReadOnly
+	}
+	lock, err := lockStore(dir, how)
 	if err != nil {
 		return nil, err
 	}
-	m, err := meta.Open(filepath.Join(dir, "meta"), key.BadgerKey())
+	m, err := metaOpen(filepath.Join(dir, "meta"), key.BadgerKey())
 	if err != nil {
 		lock.Close()
 		if errors.Is(err, meta.ErrWrongKey) {
@@ -145,14 +188,15 @@ func Open(dir string, key *crypto.MasterKey) (*Store, error) {
 	return &Store{Dir: dir, Config: cfg, Meta: m, Wrapper: crypto.NewWrapper(key), lock: lock}, nil
 }
 
-// Lock takes the store's exclusive lock without blocking; ErrBusy when another
-// process holds it. The lock file is created once and never rewritten.
-func Lock(dir string) (*os.File, error) {
+// lockStore takes the store's lock (unix.LOCK_EX or LOCK_SH) without
+// blocking; ErrBusy when another process holds it in a conflicting way. The
+// lock file is created once and never rewritten.
+func lockStore(dir string, how int) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock store: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%s: %w", dir, ErrBusy)

@@ -61,7 +61,7 @@ func fetchListing(loc location, p string, recursive bool) ([]listEntry, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	st, err := store.Open(loc.store, key)
+	st, err := store.OpenReadOnly(loc.store, key)
 	if errors.Is(err, store.ErrWrongKey) || errors.Is(err, store.ErrBusy) {
 		return nil, usageError{err}
 	}

@@ -72,7 +72,7 @@ func fetchStatus(loc location) (statusReport, error) {
 	if err != nil {
 		return statusReport{}, usageError{err}
 	}
-	st, err := store.Open(loc.store, key)
+	st, err := store.OpenReadOnly(loc.store, key)
 	if errors.Is(err, store.ErrWrongKey) || errors.Is(err, store.ErrBusy) {
 		return statusReport{}, usageError{err}
 	}
