@@ -8,7 +8,11 @@
 #   3. reads the file back with dd,
 #   4. rsyncs a tree of ~10,000 small files in (followed by sync),
 # then prints MB/s, files/s, each ratio to the plain directory, and the peak
-# RSS (VmHWM) of the sealfs daemon while it wrote the large file.
+# RSS (VmHWM) of the sealfs daemon while it wrote the large file. With
+# BENCH_BASE_BIN it also measures that sealfs binary (target "base", e.g. the
+# commit before a change) in the same run, so the two can be compared; with
+# BENCH_ROUNDS > 1 every target is measured that many times, the targets
+# taking turns, and the medians are printed.
 #
 # Run it as root for meaningful read numbers (dropping caches needs root).
 #
@@ -18,12 +22,16 @@
 #   BENCH_DIR      where the targets live (default /var/tmp; must be a disk)
 #   BENCH_VERIFY   1 (default) to check the data read back, 0 to skip
 #   SEALFS_BIN     a prebuilt sealfs binary (default: go build ./cmd/sealfs)
+#   BENCH_BASE_BIN another sealfs binary to measure beside it (target "base")
+#   BENCH_ROUNDS   measurements per target; medians are reported (default 1)
 set -euo pipefail
 
 SIZE_MB=${BENCH_SIZE_MB:-1024}
 NFILES=${BENCH_FILES:-10000}
 WORKROOT=${BENCH_DIR:-/var/tmp}
 VERIFY=${BENCH_VERIFY:-1}
+BASE_BIN=${BENCH_BASE_BIN:-}
+ROUNDS=${BENCH_ROUNDS:-1}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="/usr/local/go/bin:${PATH}"
 
@@ -111,22 +119,28 @@ plain_mount() {
 }
 plain_unmount() { :; }
 
-sealfs_mount() {
-	TARGET_DIR="$WORK/sealfs-mnt"
+# binary_mount BIN NAME mounts a store of its own for each sealfs binary.
+binary_mount() {
+	local bin=$1 name=$2
+	TARGET_DIR="$WORK/$name-mnt"
 	mkdir -p "$TARGET_DIR"
-	if [ ! -e "$WORK/sealfs-store" ]; then
-		"$SEALFS" init --store "$WORK/sealfs-store" --key-file "$WORK/sealfs.key" 2>>"$WORK/sealfs.log"
+	if [ ! -e "$WORK/$name-store" ]; then
+		"$bin" init --store "$WORK/$name-store" --key-file "$WORK/$name.key" 2>>"$WORK/$name.log"
 	fi
-	"$SEALFS" mount --store "$WORK/sealfs-store" --key-file "$WORK/sealfs.key" "$TARGET_DIR" 2>>"$WORK/sealfs.log" &
+	"$bin" mount --store "$WORK/$name-store" --key-file "$WORK/$name.key" "$TARGET_DIR" 2>>"$WORK/$name.log" &
 	DAEMON_PID=$!
 	PIDS+=("$DAEMON_PID")
 	MOUNTS+=("$TARGET_DIR")
 	wait_mounted "$TARGET_DIR" "$DAEMON_PID"
 }
-sealfs_unmount() {
+binary_unmount() {
 	unmount "$TARGET_DIR"
-	wait_exit "$DAEMON_PID" || log "sealfs exited with status $? (log: $WORK/sealfs.log)"
+	wait_exit "$DAEMON_PID" || log "$1 exited with status $? (log: $WORK/$1.log)"
 }
+sealfs_mount() { binary_mount "$SEALFS" sealfs; }
+sealfs_unmount() { binary_unmount sealfs; }
+base_mount() { binary_mount "$BASE_BIN" base; }
+base_unmount() { binary_unmount base; }
 
 gocryptfs_mount() {
 	TARGET_DIR="$WORK/gocryptfs-mnt"
@@ -147,8 +161,14 @@ gocryptfs_unmount() {
 
 vm_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# Each holds a target's measurements, one per round, separated by spaces.
 declare -A WRITE READ FILES
 SEALFS_HWM_WRITE=0
+
+# median "V1 V2 ...": the median of the values.
+median() {
+	printf '%s\n' $1 | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 bench_target() {
 	local t=$1 start end
@@ -159,7 +179,7 @@ bench_target() {
 	start=$(now)
 	dd if="$RND" of="$TARGET_DIR/big.bin" bs=1M conv=fsync status=none
 	end=$(now)
-	WRITE[$t]=$(rate "$((SIZE_MB * 1048576))" "$start" "$end" 1000000)
+	WRITE[$t]+="$(rate "$((SIZE_MB * 1048576))" "$start" "$end" 1000000) "
 	if [ "$t" = sealfs ]; then
 		SEALFS_HWM_WRITE=$(vm_kib "$DAEMON_PID" VmHWM)
 	fi
@@ -172,7 +192,7 @@ bench_target() {
 	start=$(now)
 	dd if="$TARGET_DIR/big.bin" of=/dev/null bs=1M status=none
 	end=$(now)
-	READ[$t]=$(rate "$((SIZE_MB * 1048576))" "$start" "$end" 1000000)
+	READ[$t]+="$(rate "$((SIZE_MB * 1048576))" "$start" "$end" 1000000) "
 	if [ "$VERIFY" = 1 ]; then
 		cmp "$RND" "$TARGET_DIR/big.bin" || die "$t: the file read back differs from what was written"
 	fi
@@ -185,12 +205,13 @@ bench_target() {
 	rsync -a "$TREE/" "$TARGET_DIR/tree/"
 	sync
 	end=$(now)
-	FILES[$t]=$(rate "$NFILES" "$start" "$end")
+	FILES[$t]+="$(rate "$NFILES" "$start" "$end") "
 	if [ "$VERIFY" = 1 ]; then
 		local changes
 		changes=$(rsync -a --checksum --dry-run --itemize-changes "$TREE/" "$TARGET_DIR/tree/" | wc -l)
 		[ "$changes" -eq 0 ] || die "$t: rsync --checksum finds $changes differences after the copy"
 	fi
+	rm -rf "$TARGET_DIR/tree" # the next round copies into an empty target again
 	"${t}_unmount"
 }
 
@@ -240,18 +261,31 @@ main() {
 	make_tree
 
 	local targets=(plain sealfs)
+	if [ -n "$BASE_BIN" ]; then
+		[ -x "$BASE_BIN" ] || die "BENCH_BASE_BIN $BASE_BIN is not an executable"
+		targets+=(base)
+	fi
 	if command -v gocryptfs >/dev/null; then
 		targets+=(gocryptfs)
 	else
 		log "gocryptfs is not installed: skipping it (apt-get install gocryptfs)"
 	fi
-	local t
+	local t r
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for t in "${targets[@]}"; do
+			log "round $r of $ROUNDS"
+			bench_target "$t"
+		done
+	done
 	for t in "${targets[@]}"; do
-		bench_target "$t"
+		log "$t: write ${WRITE[$t]}MB/s, read ${READ[$t]}MB/s, rsync ${FILES[$t]}files/s"
+		WRITE[$t]=$(median "${WRITE[$t]}")
+		READ[$t]=$(median "${READ[$t]}")
+		FILES[$t]=$(median "${FILES[$t]}")
 	done
 
-	printf '\nsealfs benchmark: %d MiB file, %d small files, in %s; page cache %s\n\n' \
-		"$SIZE_MB" "$NFILES" "$WORKROOT" "$CACHE_NOTE"
+	printf '\nsealfs benchmark: %d MiB file, %d small files, in %s; page cache %s; median of %d\n\n' \
+		"$SIZE_MB" "$NFILES" "$WORKROOT" "$CACHE_NOTE" "$ROUNDS"
 	printf '%-10s %12s %8s %12s %8s %14s %8s\n' target "write MB/s" ratio "read MB/s" ratio "rsync files/s" ratio
 	for t in "${targets[@]}"; do
 		printf '%-10s %12s %8s %12s %8s %14s %8s\n' "$t" \
@@ -259,6 +293,11 @@ main() {
 			"${READ[$t]}" "$(ratio "${READ[$t]}" "${READ[plain]}")" \
 			"${FILES[$t]}" "$(ratio "${FILES[$t]}" "${FILES[plain]}")"
 	done
+	if [ -n "$BASE_BIN" ]; then
+		printf '\nsealfs / base: write %s, read %s, rsync %s\n' \
+			"$(ratio "${WRITE[sealfs]}" "${WRITE[base]}")" "$(ratio "${READ[sealfs]}" "${READ[base]}")" \
+			"$(ratio "${FILES[sealfs]}" "${FILES[base]}")"
+	fi
 	printf '\nsealfs daemon peak RSS (VmHWM) while writing the %d MiB file: %s MiB\n' \
 		"$SIZE_MB" "$(awk -v k="$SEALFS_HWM_WRITE" 'BEGIN { printf "%.1f", k / 1024 }')"
 }
