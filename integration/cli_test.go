@@ -174,11 +174,14 @@ func TestHelpAndVersion(t *testing.T) {
 	if r.Code != 0 || strings.TrimSpace(r.Stdout) == "" {
 		t.Errorf("sealfs version: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
-	for _, cmd := range []string{"init", "mount", "ls", "version"} {
+	for _, cmd := range []string{"init", "mount", "ls", "status", "sync", "remote", "version"} {
 		r := runSealfs(t, nil, cmd, "--help")
 		out := r.Stdout + r.Stderr
 		if r.Code != 0 || !strings.Contains(out, cmd) {
 			t.Errorf("sealfs %s --help: exit %d, output %q; want exit 0 and a usage naming the command", cmd, r.Code, out)
+		}
+		if n := strings.Count(out, "Usage:"); n != 1 {
+			t.Errorf("sealfs %s --help prints its usage %d times:\n%s", cmd, n, out)
 		}
 	}
 }

@@ -106,8 +106,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	for {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // Parse has printed the usage
 		}
 		if err != nil {
 			return usageError{err}
