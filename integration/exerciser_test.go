@@ -209,6 +209,14 @@ func (e *exerciser) pickFD(wantAppend bool) *exFD {
 	return c[e.rng.IntN(len(c))]
 }
 
+// anyFD returns an open descriptor, now and then an O_APPEND one, or nil.
+func (e *exerciser) anyFD() *exFD {
+	if f := e.pickFD(e.rng.IntN(4) == 0); f != nil {
+		return f
+	}
+	return e.pickFD(false)
+}
+
 func (e *exerciser) open() {
 	if len(e.fds) >= exMaxFDs {
 		e.close()
@@ -322,10 +330,7 @@ func readFull(fd int, buf []byte, off int) (int, error) {
 }
 
 func (e *exerciser) pread() {
-	f := e.pickFD(e.rng.IntN(4) == 0)
-	if f == nil {
-		f = e.pickFD(false)
-	}
+	f := e.anyFD()
 	if f == nil {
 		e.open()
 		return
@@ -368,10 +373,7 @@ func (e *exerciser) nameOf(ino *exInode) string {
 }
 
 func (e *exerciser) ftruncate() {
-	f := e.pickFD(e.rng.IntN(4) == 0)
-	if f == nil {
-		f = e.pickFD(false)
-	}
+	f := e.anyFD()
 	if f == nil {
 		e.open()
 		return
