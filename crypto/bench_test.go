@@ -73,7 +73,7 @@ func BenchmarkReadAt(b *testing.B) {
 			if err := f.Flush(); err != nil {
 				b.Fatal(err)
 			}
-			if f, err = crypto.OpenFile(w, back); err != nil {
+			if f, err = crypto.OpenFile(w, back, f.Key()); err != nil {
 				b.Fatal(err)
 			}
 			p := make([]byte, benchChunk)

@@ -44,18 +44,22 @@ var errNegativeOffset = errors.New("negative offset")
 // past it, and sealed final by Flush. The backing therefore holds a complete,
 // valid file only after Flush.
 type File struct {
-	mu    sync.RWMutex
-	w     *Wrapper
-	b     Backing
-	hdr   Header
-	aead  cipher.AEAD // the file's DEK
-	aad   blockAAD    // per-file prefix filled in
-	bs    int64
-	size  int64
-	tail  []byte // plaintext of block lastBlockIndex(size), cap bs
-	dirty bool   // tail differs from what the backing holds
-	seals uint64 // seals under the current DEK by this File
-	err   error  // first backing failure while mutating; sticky
+	mu   sync.RWMutex
+	w    *Wrapper
+	b    Backing
+	hdr  Header
+	key  FileKey     // the file's DEK, wrapped
+	aead cipher.AEAD // the file's DEK
+	bs   int64       // block size
+	hs   int64       // header size
+	// readOnly: an older format version, which is read but never written.
+	readOnly bool
+	aad      blockAAD // per-file prefix filled in
+	size     int64
+	tail     []byte // plaintext of block lastBlockIndex(size), cap bs
+	dirty    bool   // tail differs from what the backing holds
+	seals    uint64 // seals under the current DEK by this File
+	err      error  // first backing failure while mutating; sticky
 
 	blen int64     // backing size as last written or truncated by us
 	wbuf writeBufs // scratch for writers, guarded by mu held exclusively
@@ -78,7 +82,8 @@ type readBufs struct {
 
 // CreateFile starts a new, empty content file in b: it truncates b, picks a
 // file ID and a DEK, and writes the header. blockSize 0 means
-// DefaultBlockSize. The empty final block is written by Flush.
+// DefaultBlockSize. The empty final block is written by Flush. Key returns
+// the wrapped DEK, which the caller keeps (the file does not).
 func CreateFile(w *Wrapper, b Backing, blockSize int) (*File, error) {
 	fileID, err := NewFileID()
 	if err != nil {
@@ -106,35 +111,46 @@ func createFile(w *Wrapper, b Backing, fileID FileID, blockSize int) (*File, err
 	return f, nil
 }
 
-// OpenFile opens the content file in b. It checks the header, unwraps the
-// DEK (ErrWrongKey if the file belongs to another master key), derives the
-// plaintext size from the backing size and authenticates the final block, so
-// a file cut or extended at a block boundary fails here with ErrAuth.
-func OpenFile(w *Wrapper, b Backing) (*File, error) {
-	buf := make([]byte, HeaderSize)
-	if n, err := b.ReadAt(buf, 0); n < HeaderSize {
-		if err == nil || err == io.EOF {
-			err = fmt.Errorf("short header: %w", ErrAuth)
+// OpenFile opens the content file in b with its DEK k, as the file's content
+// record keeps it. It checks the header (a version 2 header's tag, before
+// anything the header declares is allocated), derives the plaintext size
+// from the backing size and authenticates the final block, so a file cut or
+// extended at a block boundary fails here with ErrAuth. ErrWrongKey: k is
+// wrapped by another master key.
+//
+// A version 1 file carries its own wrapped DEK, which is used when k is the
+// zero FileKey; version 1 files open read-only.
+func OpenFile(w *Wrapper, b Backing, k FileKey) (*File, error) {
+	hdr, err := readHeader(b)
+	if err != nil {
+		return nil, fmt.Errorf("open file: %w", err)
+	}
+	if k.Wrapped == nil && hdr.Version == 1 {
+		k = FileKey{KeyID: hdr.KeyID, Wrapped: hdr.WrappedDEK}
+	}
+	if k.Wrapped == nil {
+		return nil, fmt.Errorf("open file %s: no DEK given for a version %d file: %w", hdr.FileID, hdr.Version, ErrWrongKey)
+	}
+	dek, err := w.unwrap(hdr.FileID, k.KeyID, k.Wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("open file: %w", err)
+	}
+	aead := newAEAD(dek)
+	clear(dek)
+	if hdr.Version >= 2 {
+		if _, err := aead.Open(nil, nil, hdr.Tag, hdr.tagAAD()); err != nil {
+			return nil, fmt.Errorf("open file %s: header tag: %w", hdr.FileID, ErrAuth)
 		}
-		return nil, fmt.Errorf("open file: %w", err)
-	}
-	hdr, err := ParseHeader(buf)
-	if err != nil {
-		return nil, fmt.Errorf("open file: %w", err)
-	}
-	dek, err := w.unwrap(hdr.FileID, hdr.KeyID, hdr.WrappedDEK)
-	if err != nil {
-		return nil, fmt.Errorf("open file: %w", err)
 	}
 	f := newFile(w, b, *hdr)
-	f.aead = newAEAD(dek)
-	clear(dek)
+	f.aead, f.key = aead, k
+	f.readOnly = hdr.Version < Version
 	fi, err := b.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("open file %s: %w", hdr.FileID, err)
 	}
 	f.blen = fi.Size()
-	if f.size, err = cipherSizeToPlainSize(f.blen, f.bs); err != nil {
+	if f.size, err = cipherSizeToPlainSize(f.blen, f.bs, f.hs); err != nil {
 		return nil, fmt.Errorf("open file %s: %w", hdr.FileID, err)
 	}
 	last := lastBlockIndex(f.size, f.bs)
@@ -145,8 +161,31 @@ func OpenFile(w *Wrapper, b Backing) (*File, error) {
 	return f, nil
 }
 
+// readHeader reads and parses the header at the start of b.
+func readHeader(b Backing) (*Header, error) {
+	buf := make([]byte, max(HeaderSize, HeaderSizeV1))
+	n, err := b.ReadAt(buf, 0)
+	if n < offBlockSize {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("short header: %w", ErrAuth)
+		}
+		return nil, err
+	}
+	v, perr := peekVersion(buf[:n])
+	if perr != nil {
+		return nil, perr
+	}
+	if hs := headerSize(v); n < hs {
+		if err == nil || err == io.EOF {
+			err = fmt.Errorf("short header: %w", ErrAuth)
+		}
+		return nil, err
+	}
+	return ParseHeader(buf[:headerSize(v)])
+}
+
 func newFile(w *Wrapper, b Backing, hdr Header) *File {
-	f := &File{w: w, b: b, hdr: hdr, bs: int64(hdr.BlockSize), aad: newAADPrefix(&hdr)}
+	f := &File{w: w, b: b, hdr: hdr, bs: int64(hdr.BlockSize), hs: int64(hdr.Size()), aad: newAADPrefix(&hdr)}
 	f.tail = make([]byte, 0, f.bs)
 	f.wbuf.aad = f.aad
 	f.rbuf.New = func() any {
@@ -165,6 +204,14 @@ func (f *File) Header() Header {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.hdr.clone()
+}
+
+// Key returns the file's wrapped DEK, which its content record keeps. It
+// changes when Truncate(0) gives the file a fresh DEK.
+func (f *File) Key() FileKey {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return FileKey{KeyID: f.key.KeyID, Wrapped: append([]byte(nil), f.key.Wrapped...)}
 }
 
 // Size returns the plaintext size, including data not yet flushed.
@@ -195,7 +242,7 @@ func (f *File) loadBlock(dst []byte, i int64, n int, final bool) ([]byte, error)
 // readCipher fills buf with the ciphertext starting at block i; a backing
 // shorter than the file's size says is tampering.
 func (f *File) readCipher(buf []byte, i int64) error {
-	n, err := f.b.ReadAt(buf, blockToCipherOff(i, f.bs))
+	n, err := f.b.ReadAt(buf, blockToCipherOff(i, f.bs, f.hs))
 	if n == len(buf) {
 		return nil
 	}

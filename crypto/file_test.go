@@ -58,7 +58,7 @@ func TestRoundTrip(t *testing.T) {
 				if want := cipherSize(int64(size), B); fi.Size() != want {
 					t.Fatalf("ciphertext is %d bytes, want %d", fi.Size(), want)
 				}
-				g := reopen(t, w, b.Name())
+				g := reopen(t, w, b.Name(), f.Key())
 				if g.Size() != int64(size) || g.Header().FileID != f.Header().FileID {
 					t.Fatalf("reopened: size %d file ID %s, want %d %s", g.Size(), g.Header().FileID, size, f.Header().FileID)
 				}
@@ -72,14 +72,14 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func reopen(t *testing.T, w *crypto.Wrapper, path string) *crypto.File {
+func reopen(t *testing.T, w *crypto.Wrapper, path string, k crypto.FileKey) *crypto.File {
 	t.Helper()
 	b, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	f, err := crypto.OpenFile(w, b)
+	f, err := crypto.OpenFile(w, b, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func (m *model) flushReopen() {
 	if got, want := int64(len(m.b.bytes())), cipherSize(int64(len(m.plain)), int64(m.bs)); got != want {
 		m.t.Fatalf("ciphertext is %d bytes, want %d", got, want)
 	}
-	f, err := crypto.OpenFile(m.w, m.b)
+	f, err := crypto.OpenFile(m.w, m.b, m.f.Key())
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -230,10 +230,10 @@ func TestTruncate(t *testing.T) {
 func TestTruncateToZeroNewDEK(t *testing.T) {
 	m := newModel(t, B)
 	m.write(0, randBytes(1, B+10))
-	before := m.f.Header()
+	before, beforeKey := m.f.Header(), m.f.Key()
 	m.truncate(0)
-	after := m.f.Header()
-	if string(before.WrappedDEK) == string(after.WrappedDEK) {
+	after, afterKey := m.f.Header(), m.f.Key()
+	if string(beforeKey.Wrapped) == string(afterKey.Wrapped) || string(before.Tag) == string(after.Tag) {
 		t.Fatal("Truncate(0) kept the DEK")
 	}
 	if before.FileID != after.FileID {
@@ -254,7 +254,8 @@ func TestHoles(t *testing.T) {
 func TestReadAtSemantics(t *testing.T) {
 	w := newWrapper(t)
 	plain := randBytes(2, B+10)
-	f, err := crypto.OpenFile(w, newMem(sealed(t, w, B, plain)))
+	c, k := sealed(t, w, B, plain)
+	f, err := crypto.OpenFile(w, newMem(c), k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestCreateFileBlockSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := f.Header(); h.BlockSize != B || h.Version != crypto.Version || h.KeyID != w.KeyID() {
+	if h := f.Header(); h.BlockSize != B || h.Version != crypto.Version || f.Key().KeyID != w.KeyID() {
 		t.Fatalf("header %+v", h)
 	}
 }
@@ -310,7 +311,8 @@ func TestCreateFileBlockSize(t *testing.T) {
 func TestConcurrent(t *testing.T) {
 	w := newWrapper(t)
 	plain := randBytes(3, 4*B)
-	f, err := crypto.OpenFile(w, newMem(sealed(t, w, B, plain)))
+	c, k := sealed(t, w, B, plain)
+	f, err := crypto.OpenFile(w, newMem(c), k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,10 +410,10 @@ func TestCreateFileWithID(t *testing.T) {
 	if err := f.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := openAndRead(w, m.bytes(), plain); err != nil {
+	if err := openAndRead(w, m.bytes(), f.Key(), plain); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := crypto.OpenFile(w, m); g.Header().FileID != id {
+	if g, _ := crypto.OpenFile(w, m, f.Key()); g.Header().FileID != id {
 		t.Fatalf("file ID %s, want %s", g.Header().FileID, id)
 	}
 }

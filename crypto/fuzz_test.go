@@ -15,6 +15,9 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("SEALFSCT"))
 	f.Add(good[:crypto.HeaderSize-1])
+	v1 := validHeaderV1(f)
+	goodV1, _ := v1.MarshalBinary()
+	f.Add(goodV1)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := crypto.ParseHeader(b)
 		if err != nil {
@@ -35,7 +38,7 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatal(err)
 		}
 		if h2.Version != h.Version || h2.BlockSize != h.BlockSize || h2.FileID != h.FileID ||
-			h2.KeyID != h.KeyID || !bytes.Equal(h2.WrappedDEK, h.WrappedDEK) {
+			h2.KeyID != h.KeyID || !bytes.Equal(h2.WrappedDEK, h.WrappedDEK) || !bytes.Equal(h2.Tag, h.Tag) {
 			t.Fatalf("parse -> marshal -> parse: %+v, want %+v", h2, h)
 		}
 	})
@@ -45,16 +48,20 @@ func FuzzParseHeader(f *testing.F) {
 // decrypts must decrypt to fuzzPlain[:size].
 var fuzzPlain = randBytes(99, 200)
 
+// FuzzOpenFile feeds a wrapped DEK and a ciphertext, both mutated: a reader
+// given anything but a genuine pair must fail with ErrAuth or ErrWrongKey.
 func FuzzOpenFile(f *testing.F) {
 	w := fixedWrapper(f)
+	add := func(c []byte, k crypto.FileKey) { f.Add(k.Wrapped, c) }
 	for _, size := range []int{0, 1, 15, 16, 17, 40, 200} {
-		f.Add(sealed(f, w, crypto.MinBlockSize, fuzzPlain[:size]))
+		add(sealed(f, w, crypto.MinBlockSize, fuzzPlain[:size]))
 	}
-	f.Add(sealed(f, w, 100, fuzzPlain[:150]))
-	f.Add([]byte("SEALFSCT"))
-	f.Fuzz(func(t *testing.T, c []byte) {
+	add(sealed(f, w, 100, fuzzPlain[:150]))
+	f.Add([]byte{}, []byte("SEALFSCT"))
+	f.Fuzz(func(t *testing.T, wrapped, c []byte) {
 		m := newMem(c)
-		file, err := crypto.OpenFile(w, m)
+		k := crypto.FileKey{KeyID: w.KeyID(), Wrapped: wrapped}
+		file, err := crypto.OpenFile(w, m, k)
 		if err != nil {
 			if !isAny(err, crypto.ErrAuth, crypto.ErrWrongKey) {
 				t.Fatalf("OpenFile error %v is neither ErrAuth nor ErrWrongKey", err)
@@ -78,7 +85,7 @@ func FuzzOpenFile(f *testing.F) {
 		if err := file.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := crypto.OpenFile(w, m); err != nil {
+		if _, err := crypto.OpenFile(w, m, k); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -1,8 +1,10 @@
 package crypto_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -14,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "regenerate the golden files in testdata/ (then commit them)")
 
-// Golden files of format version 1: every future version of this package
+// Golden files of format versions 1 and 2: every future version of this package
 // must still open them. The plaintext of size n is goldenPlain(n).
 const goldenKeyID = "b2be3b04cae57d3fc5dca37c454d4bbb"
 
@@ -39,8 +41,35 @@ func goldenPlain(n int) []byte {
 	return out[:n]
 }
 
-func goldenPath(size int) string {
-	return filepath.Join("testdata", fmt.Sprintf("v1-%d.sealfs", size))
+func goldenPath(version, size int) string {
+	return filepath.Join("testdata", fmt.Sprintf("v%d-%d.sealfs", version, size))
+}
+
+// goldenKeyPath holds a version 2 file's wrapped DEK as its content record
+// would: "<key ID hex> <wrapped DEK hex>\n".
+func goldenKeyPath(size int) string {
+	return filepath.Join("testdata", fmt.Sprintf("v2-%d.dek", size))
+}
+
+func readGoldenKey(t *testing.T, size int) crypto.FileKey {
+	t.Helper()
+	b, err := os.ReadFile(goldenKeyPath(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idHex, wrappedHex string
+	if _, err := fmt.Sscan(string(b), &idHex, &wrappedHex); err != nil {
+		t.Fatal(err)
+	}
+	var k crypto.FileKey
+	id, err1 := hex.DecodeString(idHex)
+	wrapped, err2 := hex.DecodeString(wrappedHex)
+	if err1 != nil || err2 != nil || len(id) != len(k.KeyID) {
+		t.Fatalf("%s: malformed", goldenKeyPath(size))
+	}
+	copy(k.KeyID[:], id)
+	k.Wrapped = wrapped
+	return k
 }
 
 // goldenKey loads testdata/master.key; git does not keep its 0600 mode, so
@@ -71,32 +100,86 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("golden key ID %s, want %s", k.ID(), goldenKeyID)
 	}
 	w := crypto.NewWrapper(k)
-	for _, g := range goldenFiles {
-		t.Run(fmt.Sprint(g.size), func(t *testing.T) {
-			b, err := os.Open(goldenPath(g.size))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			f, err := crypto.OpenFile(w, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := f.Header()
-			if h.Version != 1 || h.BlockSize != B || h.KeyID != k.ID() || f.Size() != int64(g.size) {
-				t.Fatalf("header %+v size %d", h, f.Size())
-			}
-			got, err := readAll(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sum := sha256.Sum256(got); hex.EncodeToString(sum[:]) != g.sha256 {
-				t.Fatalf("plaintext sha256 %x, want %s", sum, g.sha256)
-			}
-		})
+	for _, version := range []int{1, 2} {
+		for _, g := range goldenFiles {
+			t.Run(fmt.Sprintf("v%d/%d", version, g.size), func(t *testing.T) {
+				b, err := os.Open(goldenPath(version, g.size))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				var key crypto.FileKey // version 1: the header's own
+				if version == 2 {
+					key = readGoldenKey(t, g.size)
+				}
+				f, err := crypto.OpenFile(w, b, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := f.Header()
+				if int(h.Version) != version || h.BlockSize != B || f.Key().KeyID != k.ID() || f.Size() != int64(g.size) {
+					t.Fatalf("header %+v size %d", h, f.Size())
+				}
+				got, err := readAll(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum := sha256.Sum256(got); hex.EncodeToString(sum[:]) != g.sha256 {
+					t.Fatalf("plaintext sha256 %x, want %s", sum, g.sha256)
+				}
+				if version == 1 {
+					if _, err := f.WriteAt([]byte("x"), 0); err == nil {
+						t.Fatal("a version 1 file took a write")
+					}
+				}
+			})
+		}
 	}
 }
 
+// TestGoldenV1RecordKey opens a version 1 file with the copy of its DEK a
+// content record holds, rewrapped under another key: rotation reaches
+// version 1 files through their records too.
+func TestGoldenV1RecordKey(t *testing.T) {
+	k := goldenKey(t)
+	w := crypto.NewWrapper(k)
+	g := goldenFiles[3]
+	raw, err := os.ReadFile(goldenPath(1, g.size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := crypto.ParseHeader(raw[:crypto.HeaderSizeV1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newWrapper(t)
+	nk, err := crypto.Rewrap(w, other, h.FileID, crypto.FileKey{KeyID: h.KeyID, Wrapped: h.WrappedDEK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := crypto.OpenFile(other, newMem(raw), nk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(got); hex.EncodeToString(sum[:]) != g.sha256 {
+		t.Fatalf("plaintext sha256 %x, want %s", sum, g.sha256)
+	}
+	// A flipped bit in a version 1 block or wrapped DEK still fails.
+	for _, off := range []int{crypto.HeaderSizeV1 - 1, crypto.HeaderSizeV1 + 100, len(raw) - 1} {
+		c := bytes.Clone(raw)
+		c[off] ^= 1
+		if err := openAndRead(w, c, crypto.FileKey{}, goldenPlain(g.size)); !errors.Is(err, crypto.ErrAuth) {
+			t.Fatalf("v1 with byte %d flipped: %v, want ErrAuth", off, err)
+		}
+	}
+}
+
+// writeGolden writes the current version's golden files; those of earlier
+// versions are never rewritten.
 func writeGolden(t *testing.T) {
 	// The key is made once; later updates reseal under the same key.
 	keyPath := filepath.Join("testdata", "master.key")
@@ -110,7 +193,12 @@ func writeGolden(t *testing.T) {
 	w := crypto.NewWrapper(k)
 	for _, g := range goldenFiles {
 		plain := goldenPlain(g.size)
-		if err := os.WriteFile(goldenPath(g.size), sealed(t, w, B, plain), 0o644); err != nil {
+		c, key := sealed(t, w, B, plain)
+		if err := os.WriteFile(goldenPath(crypto.Version, g.size), c, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("%s %x\n", key.KeyID, key.Wrapped)
+		if err := os.WriteFile(goldenKeyPath(g.size), []byte(line), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("golden size %d sha256 %x", g.size, sha256.Sum256(plain))

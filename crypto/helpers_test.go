@@ -122,8 +122,9 @@ func osBacking(t testing.TB) *os.File {
 	return f
 }
 
-// sealed returns the ciphertext of plain, written in one call and flushed.
-func sealed(t testing.TB, w *crypto.Wrapper, bs int, plain []byte) []byte {
+// sealed returns the ciphertext of plain, written in one call and flushed,
+// and its wrapped DEK.
+func sealed(t testing.TB, w *crypto.Wrapper, bs int, plain []byte) ([]byte, crypto.FileKey) {
 	t.Helper()
 	m := newMem(nil)
 	f, err := crypto.CreateFile(w, m, bs)
@@ -136,7 +137,7 @@ func sealed(t testing.TB, w *crypto.Wrapper, bs int, plain []byte) []byte {
 	if err := f.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	return m.bytes()
+	return m.bytes(), f.Key()
 }
 
 // readAll reads f's whole plaintext the way a consumer of an io.ReaderAt would.

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +20,8 @@ const (
 	labelKeyID  = "sealfs key-id v1"
 	labelDEKKey = "sealfs dek-wrap v1"
 	labelBadger = "sealfs badger-at-rest v1"
+	labelMeta   = "sealfs meta-value v2"
+	labelConfig = "sealfs config-mac v2"
 )
 
 // ErrWrongKey reports that a DEK could not be unwrapped with the master key
@@ -63,6 +66,20 @@ func (k *MasterKey) ID() KeyID { return k.id }
 // BadgerKey returns the 32-byte key for Badger's encryption at rest
 // (HKDF-SHA256 of the master key, label "sealfs badger-at-rest v1").
 func (k *MasterKey) BadgerKey() []byte { return k.derive(labelBadger, KeySize) }
+
+// MetaValueKey returns the 32-byte key that seals every metadata value
+// (HKDF-SHA256 of the master key, label "sealfs meta-value v2").
+func (k *MasterKey) MetaValueKey() []byte { return k.derive(labelMeta, KeySize) }
+
+// ConfigMAC returns HMAC-SHA256 of b under a key derived from the master
+// key (label "sealfs config-mac v2"): it authenticates the store config.
+func (k *MasterKey) ConfigMAC(b []byte) []byte {
+	mk := k.derive(labelConfig, KeySize)
+	defer clear(mk)
+	m := hmac.New(sha256.New, mk)
+	m.Write(b)
+	return m.Sum(nil)
+}
 
 // String describes the key by its ID; it never shows key bytes.
 func (k MasterKey) String() string { return "sealfs master key " + k.id.String() }

@@ -46,15 +46,16 @@ func lastBlockIndex(size, bs int64) int64 {
 	return (size - 1) / bs
 }
 
-// blockToCipherOff is where block i starts in the backing.
-func blockToCipherOff(i, bs int64) int64 {
-	return int64(HeaderSize) + i*(bs+BlockOverhead)
+// blockToCipherOff is where block i starts in the backing, after a header
+// of hs bytes.
+func blockToCipherOff(i, bs, hs int64) int64 {
+	return hs + i*(bs+BlockOverhead)
 }
 
 // plainSizeToCipherSize is the backing size of a complete file.
-func plainSizeToCipherSize(size, bs int64) int64 {
+func plainSizeToCipherSize(size, bs, hs int64) int64 {
 	last := lastBlockIndex(size, bs)
-	return blockToCipherOff(last, bs) + (size - last*bs) + BlockOverhead
+	return blockToCipherOff(last, bs, hs) + (size - last*bs) + BlockOverhead
 }
 
 // cipherSizeToPlainSize inverts plainSizeToCipherSize, rejecting every size
@@ -62,8 +63,8 @@ func plainSizeToCipherSize(size, bs int64) int64 {
 // partial block of 1..27 bytes (less than its own overhead), or an empty
 // final block after full blocks (a size that is a multiple of the block size
 // ends in a full final block instead).
-func cipherSizeToPlainSize(csize, bs int64) (int64, error) {
-	body := csize - int64(HeaderSize)
+func cipherSizeToPlainSize(csize, bs, hs int64) (int64, error) {
+	body := csize - hs
 	if body < BlockOverhead {
 		return 0, fmt.Errorf("ciphertext of %d bytes is too short for a header and a block: %w", csize, ErrAuth)
 	}

@@ -65,19 +65,26 @@ func (w *Wrapper) CheckWrapped(fileID FileID, keyID KeyID, wrapped []byte) error
 	return err
 }
 
-// Rewrap moves a header from the master key behind from to the one behind
-// to: it unwraps the DEK and wraps it again, changing only KeyID and
-// WrappedDEK. Content blocks do not depend on either, so key rotation
-// rewrites HeaderSize bytes per file and nothing else.
-func Rewrap(from, to *Wrapper, h Header) (Header, error) {
-	dek, err := from.unwrap(h.FileID, h.KeyID, h.WrappedDEK)
+// FileKey is a file's DEK as its content record keeps it: wrapped by the
+// master key KeyID names, with fileID || KeyID as the AAD. From format
+// version 2 this is the only copy: the ciphertext does not carry it, so
+// rewrapping (key rotation) or destroying it (crypto-shredding) reaches every
+// copy of the ciphertext, wherever it is.
+type FileKey struct {
+	KeyID   KeyID
+	Wrapped []byte // WrappedDEKSize bytes
+}
+
+// Rewrap moves fileID's DEK from the master key behind from to the one
+// behind to. Content blocks and (from version 2) headers do not depend on
+// the wrapping, so key rotation rewrites content records and nothing else.
+func Rewrap(from, to *Wrapper, fileID FileID, k FileKey) (FileKey, error) {
+	dek, err := from.unwrap(fileID, k.KeyID, k.Wrapped)
 	if err != nil {
-		return Header{}, fmt.Errorf("rewrap %s: %w", h.FileID, err)
+		return FileKey{}, fmt.Errorf("rewrap %s: %w", fileID, err)
 	}
 	defer clear(dek)
-	h.KeyID = to.keyID
-	h.WrappedDEK = to.wrap(h.FileID, dek)
-	return h, nil
+	return FileKey{KeyID: to.keyID, Wrapped: to.wrap(fileID, dek)}, nil
 }
 
 func (w *Wrapper) wrap(fileID FileID, dek []byte) []byte {

@@ -5,7 +5,10 @@ import (
 	"fmt"
 )
 
-var errSealLimit = errors.New("seal limit for this file's key reached; copy it to a new file")
+var (
+	errSealLimit = errors.New("seal limit for this file's key reached; copy it to a new file")
+	errOldFormat = errors.New("content of an older format version is read-only; copy it to a new file")
+)
 
 // zeros is the source for filling holes and growing files.
 var zeros [maxRunBytes]byte
@@ -79,7 +82,7 @@ func (f *File) Flush() error {
 	if err := f.flushRun(); err != nil {
 		return err
 	}
-	if want := plainSizeToCipherSize(f.size, f.bs); f.blen != want {
+	if want := plainSizeToCipherSize(f.size, f.bs, f.hs); f.blen != want {
 		if err := f.truncateBacking(want); err != nil {
 			return err
 		}
@@ -91,6 +94,9 @@ func (f *File) Flush() error {
 func (f *File) checkWritable() error {
 	if f.err != nil {
 		return f.err
+	}
+	if f.readOnly {
+		return errOldFormat
 	}
 	if f.seals >= maxSealsPerDEK {
 		return errSealLimit
@@ -189,7 +195,7 @@ func (f *File) flushRun() error {
 	if len(run) == 0 {
 		return nil
 	}
-	off := blockToCipherOff(f.wbuf.runIdx, f.bs)
+	off := blockToCipherOff(f.wbuf.runIdx, f.bs, f.hs)
 	if _, err := f.b.WriteAt(run, off); err != nil {
 		f.err = fmt.Errorf("write blocks %d-%d of %s: %w",
 			f.wbuf.runIdx, f.wbuf.runIdx+int64(len(run)/int(f.bs+BlockOverhead)), f.hdr.FileID, err)
@@ -224,7 +230,7 @@ func (f *File) shrinkLocked(size int64) error {
 			return fmt.Errorf("truncate to %d: %w", size, err)
 		}
 		f.tail, f.wbuf.pblk = blk, f.tail[:0]
-		if err := f.truncateBacking(blockToCipherOff(newLast, f.bs)); err != nil {
+		if err := f.truncateBacking(blockToCipherOff(newLast, f.bs, f.hs)); err != nil {
 			return err
 		}
 	}
@@ -247,7 +253,7 @@ func (f *File) resetLocked() error {
 	return nil
 }
 
-// newDEK gives the file a fresh DEK and writes its header.
+// newDEK gives the file a fresh DEK and writes its header, sealed under it.
 func (f *File) newDEK() error {
 	wrapped, err := f.w.NewDEK(f.hdr.FileID)
 	if err != nil {
@@ -259,8 +265,9 @@ func (f *File) newDEK() error {
 	}
 	f.aead = newAEAD(dek)
 	clear(dek)
-	f.hdr.KeyID, f.hdr.WrappedDEK = f.w.keyID, wrapped
-	f.seals = 0
+	f.key = FileKey{KeyID: f.w.keyID, Wrapped: wrapped}
+	f.hdr.Tag = f.aead.Seal(nil, nil, nil, f.hdr.tagAAD())
+	f.seals = 1
 	b, err := f.hdr.MarshalBinary()
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/fs/version"
+	"github.com/sealfs/sealfs/meta"
 )
 
 var (
@@ -48,8 +49,12 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if err != nil {
 		return nil, 0, n.contentErrno("open", err)
 	}
-	if f.State() == version.Broken {
-		n.contentErrno("open", f.Err()) // logged; only truncation to zero will work
+	// Another handle may be writing: the state is read under the lock.
+	f.RLock()
+	broken, damage := f.State() == version.Broken, f.Err()
+	f.RUnlock()
+	if broken {
+		n.contentErrno("open", damage) // logged; only truncation to zero will work
 	}
 	return &handle{f}, fuse.FOPEN_KEEP_CACHE, 0
 }
@@ -130,9 +135,14 @@ func (n *node) contentErrno(op string, err error) syscall.Errno {
 	errno := toErrno(err)
 	if errno == syscall.EIO {
 		attrs := []any{"op", op, "path", n.path(), "ino", uint64(n.ino), "err", err}
-		if errors.Is(err, crypto.ErrAuth) {
+		switch {
+		case errors.Is(err, crypto.ErrAuth):
 			n.fsys.log.Error("ciphertext failed authentication: file is damaged or was tampered with", attrs...)
-		} else {
+		case errors.Is(err, meta.ErrDamaged):
+			n.fsys.log.Error("metadata record failed authentication: it was altered or moved", attrs...)
+		case errors.Is(err, version.ErrNoData):
+			n.fsys.log.Error("file content is missing: not in the store, not in the bucket", attrs...)
+		default:
 			n.fsys.log.Error("content I/O failed", attrs...)
 		}
 	}

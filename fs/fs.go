@@ -178,19 +178,28 @@ func (d localData) OpenData(id crypto.FileID) (version.DataFile, error) {
 const attrTimeout = time.Second
 
 // MountOptions are the go-fuse options sealfs mounts with.
-func MountOptions(allowOther bool, debug bool) *gofs.Options {
+func MountOptions(allowOther, debug, readOnly bool) *gofs.Options {
 	entry, attr, negative := attrTimeout, attrTimeout, attrTimeout
+	// The kernel checks modes and owners for every caller, as on ext4.
+	opts := []string{"default_permissions"}
+	if readOnly {
+		opts = append(opts, "ro") // the kernel answers every change EROFS
+	}
+	var flags uintptr // go-fuse's default: nosuid, nodev
+	if readOnly {
+		flags = syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_RDONLY
+	}
 	return &gofs.Options{
 		MountOptions: fuse.MountOptions{
-			AllowOther: allowOther,
-			// The kernel checks modes and owners for every caller, as on ext4.
-			Options:      []string{"default_permissions"},
-			FsName:       "sealfs",
-			Name:         "sealfs",
-			MaxWrite:     1 << 20,
-			MaxReadAhead: 1 << 20,
-			DirectMount:  true,
-			Debug:        debug,
+			AllowOther:       allowOther,
+			Options:          opts,
+			DirectMountFlags: flags,
+			FsName:           "sealfs",
+			Name:             "sealfs",
+			MaxWrite:         1 << 20,
+			MaxReadAhead:     1 << 20,
+			DirectMount:      true,
+			Debug:            debug,
 		},
 		// Mode 0000 is a real mode (ext4 keeps it); go-fuse would show 0644.
 		NullPermissions: true,

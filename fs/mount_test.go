@@ -39,7 +39,7 @@ func mountFS(t *testing.T) (mnt string, st *store.Store) {
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(false, false))
+	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(false, false, false))
 	if err != nil {
 		t.Fatal(err)
 	}

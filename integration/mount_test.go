@@ -31,6 +31,11 @@ type mountConfig struct {
 	// tolerateExit accepts a non-zero exit status of the daemon (tests that
 	// tamper with the store on purpose).
 	tolerateExit bool
+	// wantExit is the exit status the daemon must end with (0: success).
+	wantExit int
+	// view: a read-only view of a bucket (mount --read-only --remote),
+	// whose control socket is in a temporary store, not in store.
+	view bool
 }
 
 type mountOption func(*mountConfig)
@@ -43,6 +48,20 @@ func withStore(store, key string) mountOption {
 // withMountpoint mounts on dir instead of a fresh directory.
 func withMountpoint(dir string) mountOption {
 	return func(c *mountConfig) { c.mnt = dir }
+}
+
+// expectExit makes the daemon's exit status code the one it must end with.
+func expectExit(code int) mountOption {
+	return func(c *mountConfig) { c.wantExit = code }
+}
+
+// asBucketView mounts a read-only view of the bucket at url: no store of
+// its own (store is only a name that must not exist).
+func asBucketView(url string) mountOption {
+	return func(c *mountConfig) {
+		c.view = true
+		c.extraArgs = append(c.extraArgs, "--read-only", "--remote", url)
+	}
 }
 
 // tolerateExitError accepts any exit status of the daemon at cleanup.
@@ -136,7 +155,7 @@ func (m *sealfsMount) waitMounted(t *testing.T) {
 			}
 			// A script that waits for the mount may run `sealfs sync` or
 			// `status` at once: the daemon must answer from then on.
-			if _, err := os.Stat(filepath.Join(m.Store, "sealfs.sock")); err != nil {
+			if _, err := os.Stat(filepath.Join(m.Store, "sealfs.sock")); err != nil && !m.cfg.view {
 				t.Errorf("%s is mounted but the daemon's control socket is not there yet: %v", m.Dir, err)
 			}
 			return
@@ -201,7 +220,11 @@ func (m *sealfsMount) stop(t *testing.T) {
 			<-m.exited
 			t.Errorf("sealfs mount (pid %d) did not exit within %v after unmount; killed it", m.cmd.Process.Pid, exitTimeout)
 		}
-		if m.waitErr != nil && !m.cfg.tolerateExit {
+		if m.cfg.wantExit != 0 {
+			if code := exitCode(m.waitErr); code != m.cfg.wantExit {
+				t.Errorf("sealfs mount of %s exited %d, want %d; output:\n%s", m.Dir, code, m.cfg.wantExit, m.stderr)
+			}
+		} else if m.waitErr != nil && !m.cfg.tolerateExit {
 			t.Errorf("sealfs mount of %s exited with %v; output:\n%s", m.Dir, m.waitErr, m.stderr)
 		} else if t.Failed() {
 			t.Logf("sealfs mount of %s (%v) output:\n%s", m.Dir, m.waitErr, tail(m.stderr.String(), 60))

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/gcs/gcstest"
 )
 
@@ -50,8 +53,9 @@ func syncWait(t *testing.T, store, key string) {
 	runSealfsOK(t, "sync", "--wait", "--timeout", syncWaitTimeout.String(), "--store", store, "--key-file", key)
 }
 
-// decryptObjects opens every object under bucketDir/data with the key, as a
-// recovery tool would, and returns the sha256 of each plaintext.
+// decryptObjects opens every object under bucketDir/data with the key and
+// the DEK the newest snapshot holds for it, as a recovery tool would, and
+// returns the sha256 of each plaintext.
 func decryptObjects(t *testing.T, bucketDir, keyFile string) map[string]int {
 	t.Helper()
 	key, err := crypto.LoadKeyFile(keyFile)
@@ -59,6 +63,12 @@ func decryptObjects(t *testing.T, bucketDir, keyFile string) map[string]int {
 		t.Fatal(err)
 	}
 	w := crypto.NewWrapper(key)
+	b, err := remote.Open(context.Background(), "file://"+bucketDir, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	deks := snapshotDEKs(t, b, key)
 	sums := map[string]int{}
 	objs, err := filepath.Glob(filepath.Join(bucketDir, "data", "*"))
 	if err != nil {
@@ -69,7 +79,9 @@ func decryptObjects(t *testing.T, bucketDir, keyFile string) map[string]int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := crypto.OpenFile(w, objectBacking(obj))
+		var id [16]byte
+		hex.Decode(id[:], []byte(filepath.Base(p)))
+		c, err := crypto.OpenFile(w, objectBacking(obj), deks[id])
 		if err != nil {
 			t.Fatalf("object %s does not open with the key: %v", filepath.Base(p), err)
 		}
@@ -192,7 +204,7 @@ func TestMetadataSnapshotIsSealed(t *testing.T) {
 	name := "snapshot-visible-name-" + uniqueHex(t, 12)
 	mustWriteFile(t, filepath.Join(m.Dir, name), []byte("x"), 0o644)
 	m.Unmount(t)
-	snaps, err := filepath.Glob(filepath.Join(bucketDir, "meta", "*"))
+	snaps, err := filepath.Glob(filepath.Join(bucketDir, "meta", "snapshot-*"))
 	if err != nil || len(snaps) == 0 {
 		t.Fatalf("no metadata snapshot in the bucket after unmount (%v)", err)
 	}
@@ -204,7 +216,7 @@ func TestMetadataSnapshotIsSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := crypto.OpenFile(crypto.NewWrapper(k), objectBacking(snap))
+	_, c, err := crypto.OpenSnapshot(k, objectBacking(snap))
 	if err != nil {
 		t.Fatalf("snapshot does not open with the key: %v", err)
 	}
@@ -344,4 +356,41 @@ func TestStatusAndSyncTimeout(t *testing.T) {
 	if !strings.Contains(r.Stdout, "pending:         0 files, 0 bytes") {
 		t.Errorf("status after sync:\n%s", r.Stdout)
 	}
+}
+
+// TestEvictedReadWhileBucketIsGone: reading a file that is only in the
+// bucket while the bucket is unreachable fails with EIO after
+// --read-timeout (it does not hang), names the failure in the log, and
+// works again once the bucket is back.
+func TestEvictedReadWhileBucketIsGone(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--cache-max", "1K", "--read-timeout", "3s"))
+	data := randomBytes(41, 200<<10)
+	mustWriteFile(t, filepath.Join(m.Dir, "evicted"), data, 0o644)
+	syncWait(t, store, key)
+	if !waitFor(20*time.Second, func() bool { return localDataBytes(t, store) == 0 }) {
+		t.Fatalf("local ciphertext still %d bytes", localDataBytes(t, store))
+	}
+	m.Unmount(t) // a fresh kernel page cache: the read reaches the daemon
+	m2 := mountSealfs(t, withStore(store, key), withMountpoint(m.Dir), withMountArgs("--cache-max", "1K", "--read-timeout", "3s"))
+	away := bucketDir + ".unplugged"
+	if err := os.Rename(bucketDir, away); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := os.ReadFile(filepath.Join(m2.Dir, "evicted"))
+	if !errors.Is(err, syscall.EIO) {
+		t.Errorf("read with the bucket gone: %v, want EIO", err)
+	}
+	if d := time.Since(start); d > 45*time.Second {
+		t.Errorf("read with the bucket gone took %v with --read-timeout 3s", d)
+	}
+	if !m2.waitForLog("read from the bucket failed", 10*time.Second) {
+		t.Errorf("no log line for the failed read:\n%s", m2.Stderr())
+	}
+	if err := os.Rename(away, bucketDir); err != nil {
+		t.Fatal(err)
+	}
+	compareBytes(t, filepath.Join(m2.Dir, "evicted"), data)
 }

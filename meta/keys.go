@@ -28,6 +28,11 @@ func namedKey(tag byte, ino Ino, name string) []byte {
 	return append(inoKey(tag, ino), name...)
 }
 
+// inoFromKey returns the inode number of a key made by inoKey or namedKey;
+// 0 (no inode) for a key too short to hold one.
 func inoFromKey(k []byte) Ino {
+	if len(k) < 9 {
+		return 0
+	}
 	return Ino(binary.BigEndian.Uint64(k[1:9]))
 }

@@ -13,16 +13,19 @@ import (
 	"github.com/sealfs/sealfs/meta"
 )
 
-func newKey(t *testing.T) []byte {
+func newKey(t *testing.T) meta.Keys {
 	t.Helper()
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
+	k := meta.Keys{AtRest: make([]byte, 32), Values: make([]byte, 32)}
+	if _, err := rand.Read(k.AtRest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rand.Read(k.Values); err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-func openStore(t *testing.T, dir string, key []byte) *meta.Store {
+func openStore(t *testing.T, dir string, key meta.Keys) *meta.Store {
 	t.Helper()
 	s, err := meta.Open(dir, key)
 	if err != nil {

@@ -102,10 +102,10 @@ func (tx *Tx) scanKeys(prefix []byte, fn func(k, v []byte) (bool, error)) error 
 	for it.Rewind(); it.Valid(); it.Next() {
 		var more bool
 		k := it.Item().Key()
-		err := it.Item().Value(func(v []byte) (err error) {
+		v, err := tx.openItem(it.Item())
+		if err == nil {
 			more, err = fn(k, v)
-			return err
-		})
+		}
 		if err != nil || !more {
 			return err
 		}

@@ -29,26 +29,60 @@ const maxConflictRetries = 64
 // Store is the metadata database. It is safe for concurrent use.
 type Store struct {
 	db     *badger.DB
+	s      *sealer
 	inoSeq *badger.Sequence
+	// inoFloor is the highest inode number in use at open: the sequence's
+	// own value is Badger's and unsealed, so NextIno never trusts it to be
+	// above every number already given out.
+	inoFloor Ino
 
 	mu    sync.Mutex
 	dirty bool // committed writes not yet synced to disk
 }
 
-// Open opens (creating if needed) the metadata store in dir, encrypted with
-// key (32 bytes). Memory use is kept small: sealfs runs beside the workloads
-// it backs up.
-func Open(dir string, key []byte) (*Store, error) {
-	db, err := openDB(dir, key, false)
+// Keys are what a store is opened with: Badger's encryption-at-rest key and
+// the key that seals every value (32 bytes each, derived from the master key).
+type Keys struct {
+	AtRest []byte
+	Values []byte
+}
+
+// Open opens (creating if needed) the metadata store in dir. Memory use is
+// kept small: sealfs runs beside the workloads it backs up.
+func Open(dir string, keys Keys) (*Store, error) {
+	s, err := newSealer(keys.Values)
 	if err != nil {
 		return nil, err
 	}
-	seq, err := db.GetSequence([]byte(keyInoSeq), 256)
+	db, err := openDB(dir, keys.AtRest, false)
 	if err != nil {
+		return nil, err
+	}
+	st := &Store{db: db, s: s}
+	if st.inoFloor, err = st.maxIno(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if st.inoSeq, err = db.GetSequence([]byte(keyInoSeq), 256); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open inode sequence: %w", err)
 	}
-	return &Store{db: db, inoSeq: seq}, nil
+	return st, nil
+}
+
+// maxIno returns the highest inode number with an inode record.
+func (s *Store) maxIno() (Ino, error) {
+	var max Ino
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{tagInode}, Reverse: true})
+		defer it.Close()
+		it.Seek(inoKey(tagInode, ^Ino(0)))
+		if it.Valid() {
+			max = inoFromKey(it.Item().Key())
+		}
+		return nil
+	})
+	return max, err
 }
 
 // OpenReadOnly opens the store for commands that only look (ls, status):
@@ -58,8 +92,12 @@ func Open(dir string, key []byte) (*Store, error) {
 // A database whose last writer crashed has a log with an unreplayed tail,
 // which Badger will not open read-only: that is ErrNeedsRecovery, and one
 // Open and Close recovers it (as the next mount would).
-func OpenReadOnly(dir string, key []byte) (*Store, error) {
-	db, err := openDB(dir, key, true)
+func OpenReadOnly(dir string, keys Keys) (*Store, error) {
+	s, err := newSealer(keys.Values)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openDB(dir, keys.AtRest, true)
 	// Badger formats the cause into the message (%+v), so only the text
 	// tells this case apart.
 	if err != nil && strings.Contains(err.Error(), badger.ErrTruncateNeeded.Error()) {
@@ -68,7 +106,7 @@ func OpenReadOnly(dir string, key []byte) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, s: s}, nil
 }
 
 func openDB(dir string, key []byte, readOnly bool) (*badger.DB, error) {
@@ -119,7 +157,7 @@ func (s *Store) NextIno() (Ino, error) {
 		if err != nil {
 			return 0, fmt.Errorf("allocate inode number: %w", err)
 		}
-		if Ino(n) > RootIno {
+		if Ino(n) > RootIno && Ino(n) > s.inoFloor {
 			return Ino(n), nil
 		}
 	}
@@ -129,7 +167,7 @@ func (s *Store) NextIno() (Ino, error) {
 // write conflicts with concurrent transactions. fn may run more than once.
 func (s *Store) Update(fn func(*Tx) error) error {
 	for range maxConflictRetries {
-		err := s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+		err := s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn, s: s.s}) })
 		if errors.Is(err, badger.ErrConflict) {
 			continue
 		}
@@ -145,7 +183,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(*Tx) error) error {
-	return s.db.View(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+	return s.db.View(func(txn *badger.Txn) error { return fn(&Tx{txn: txn, s: s.s}) })
 }
 
 // Sync makes every committed transaction durable on disk.
@@ -172,7 +210,8 @@ func (s *Store) SyncIfDirty() error {
 }
 
 // Backup writes a full backup of the database to w (Badger's backup
-// format, plaintext: the caller seals it) and returns the version it covers.
+// format: keys in the clear, values sealed; the caller seals the whole) and
+// returns the version it covers.
 func (s *Store) Backup(w io.Writer) (uint64, error) {
 	return s.db.Backup(w, 0)
 }

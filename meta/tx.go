@@ -11,17 +11,50 @@ import (
 // Tx is one metadata transaction, valid only inside Store.Update or Store.View.
 type Tx struct {
 	txn *badger.Txn
+	s   *sealer
+}
+
+// get returns the opened value under key, ErrNotFound, or ErrDamaged.
+func (tx *Tx) get(key []byte) ([]byte, error) {
+	item, err := tx.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return tx.openItem(item)
+}
+
+func (tx *Tx) openItem(item *badger.Item) ([]byte, error) {
+	var plain []byte
+	err := item.Value(func(b []byte) (err error) {
+		plain, err = tx.s.open(item.Key(), b)
+		return err
+	})
+	return plain, err
+}
+
+// set seals value for key and stores it.
+func (tx *Tx) set(key, value []byte) error {
+	return tx.txn.Set(key, tx.s.seal(key, value))
 }
 
 func (tx *Tx) getJSON(key []byte, v any) error {
-	item, err := tx.txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return ErrNotFound
-	}
+	b, err := tx.get(key)
 	if err != nil {
 		return err
 	}
-	return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+	return decodeJSON(key, b, v)
+}
+
+// decodeJSON decodes an authentic value; one that does not decode was
+// written by a broken sealfs, and is damage all the same.
+func decodeJSON(key, b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s does not decode: %w", describeKey(key), ErrDamaged)
+	}
+	return nil
 }
 
 func (tx *Tx) putJSON(key []byte, v any) error {
@@ -29,7 +62,7 @@ func (tx *Tx) putJSON(key []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return tx.txn.Set(key, b)
+	return tx.set(key, b)
 }
 
 func (tx *Tx) delete(key []byte) error {
@@ -95,18 +128,28 @@ func (tx *Tx) Entries(dir Ino, fn func(Entry) bool) error {
 	prefix := inoKey(tagEntry, dir)
 	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
+	var damaged error
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
 		var e Entry
-		if err := item.Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+		b, err := tx.openItem(item)
+		if err == nil {
+			err = decodeJSON(item.Key(), b, &e)
+		}
+		if errors.Is(err, ErrDamaged) {
+			// The rest of the directory stays listable.
+			damaged = errors.Join(damaged, err)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		e.Name = string(item.Key()[len(prefix):])
 		if !fn(e) {
-			return nil
+			break
 		}
 	}
-	return nil
+	return damaged
 }
 
 // HasEntries reports whether directory dir has any entry.
@@ -134,19 +177,12 @@ func (tx *Tx) PutContent(ino Ino, c Content) error {
 
 // Xattr returns the value of extended attribute name of ino, or ErrNotFound.
 func (tx *Tx) Xattr(ino Ino, name string) ([]byte, error) {
-	item, err := tx.txn.Get(namedKey(tagXattr, ino, name))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	return item.ValueCopy(nil)
+	return tx.get(namedKey(tagXattr, ino, name))
 }
 
 // SetXattr stores extended attribute name of ino.
 func (tx *Tx) SetXattr(ino Ino, name string, value []byte) error {
-	return tx.txn.Set(namedKey(tagXattr, ino, name), value)
+	return tx.set(namedKey(tagXattr, ino, name), value)
 }
 
 // RemoveXattr deletes extended attribute name of ino.
@@ -169,7 +205,7 @@ func (tx *Tx) ListXattrs(ino Ino) ([]string, error) {
 // MarkOrphan records that ino has no names left but is still open, so a
 // crash before its last close does not leak it.
 func (tx *Tx) MarkOrphan(ino Ino) error {
-	return tx.txn.Set(inoKey(tagOrphan, ino), nil)
+	return tx.set(inoKey(tagOrphan, ino), nil)
 }
 
 // UnmarkOrphan clears the mark of MarkOrphan: the inode got a name again.
@@ -184,22 +220,49 @@ func (tx *Tx) Orphans() ([]Ino, error) {
 	defer it.Close()
 	var inos []Ino
 	for it.Rewind(); it.Valid(); it.Next() {
+		// A mark decides a deletion: only an authentic one counts.
+		if _, err := tx.openItem(it.Item()); err != nil {
+			return nil, err
+		}
 		inos = append(inos, inoFromKey(it.Item().Key()))
 	}
 	return inos, nil
 }
 
-// Contents calls fn for every content record until fn returns false.
+// Contents calls fn for every content record until fn returns false. A
+// damaged record stops it with ErrDamaged: callers that act on the whole
+// set (removing data no record names) must not act on a part of it.
 func (tx *Tx) Contents(fn func(Ino, Content) bool) error {
+	var first error
+	err := tx.EachContent(func(ino Ino, c Content, err error) bool {
+		if err != nil {
+			first = err
+			return false
+		}
+		return fn(ino, c)
+	})
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// EachContent is Contents for a caller that goes on past damage (sealfs
+// check): fn gets each damaged record's error instead of its value.
+func (tx *Tx) EachContent(fn func(Ino, Content, error) bool) error {
 	prefix := []byte{tagContent}
 	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		var c Content
-		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &c) }); err != nil {
+		b, err := tx.openItem(it.Item())
+		if err == nil {
+			err = decodeJSON(it.Item().Key(), b, &c)
+		}
+		if err != nil && !errors.Is(err, ErrDamaged) {
 			return err
 		}
-		if !fn(inoFromKey(it.Item().Key()), c) {
+		if !fn(inoFromKey(it.Item().Key()), c, err) {
 			return nil
 		}
 	}

@@ -20,15 +20,23 @@ func (s *Store) DataPath(id crypto.FileID) string {
 	return filepath.Join(s.Dir, "data", h[:2], h)
 }
 
+// Store files are opened without following symlinks, at the file and at
+// its fan-out directory: a link planted in data/ (to /etc/shadow, say) is
+// never read, written or uploaded.
+const noFollow = unix.O_NOFOLLOW
+
 // CreateData creates the empty ciphertext file for id; it must not exist.
 func (s *Store) CreateData(id crypto.FileID) (*os.File, error) {
 	p := s.DataPath(id)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err := checkFanOut(filepath.Dir(p)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
-		f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create data file %s: %w", id, err)
@@ -38,11 +46,30 @@ func (s *Store) CreateData(id crypto.FileID) (*os.File, error) {
 
 // OpenData opens the ciphertext file of id for reading and writing.
 func (s *Store) OpenData(id crypto.FileID) (*os.File, error) {
-	f, err := os.OpenFile(s.DataPath(id), os.O_RDWR, 0)
+	p := s.DataPath(id)
+	if err := checkFanOut(filepath.Dir(p)); err != nil {
+		return nil, fmt.Errorf("open data file %s: %w", id, err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|noFollow, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("open data file %s: it is a symlink, which sealfs never follows: %w", id, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open data file %s: %w", id, err)
 	}
 	return f, nil
+}
+
+// checkFanOut refuses a fan-out directory that is a symlink.
+func checkFanOut(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (a symlink?); sealfs does not follow it", dir)
+	}
+	return nil
 }
 
 // RemoveData deletes the ciphertext file of id; a missing file is not an error.

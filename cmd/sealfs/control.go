@@ -57,6 +57,8 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(rows)
 	})
+	mux.HandleFunc("GET /cat", serveCat(st, sy))
+	mux.HandleFunc("POST /check", serveCheck(st, sy))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		status, err := daemonStatus(st, sy)
 		if err != nil {
@@ -75,21 +77,44 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error
 		if err != nil || timeout <= 0 {
 			timeout = 24 * time.Hour
 		}
-		if err := fsys.SyncAll(); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
+		if sy.lostLease.Load() {
+			http.Error(w, "this mount lost the bucket lease to another writer; nothing is uploaded", http.StatusServiceUnavailable)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
+		// Files closed just before the call are queued at their RELEASE.
+		stillOpen := fsys.WaitReleased(ctx, releaseGrace)
+		if err := fsys.SyncAll(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		if err := sy.up.WaitSynced(ctx); err != nil {
 			http.Error(w, "timed out with uploads pending", http.StatusRequestTimeout)
 			return
 		}
-		w.WriteHeader(http.StatusOK)
+		// Recoverable means: in the bucket and named by a snapshot there.
+		if err := sy.up.Snapshot(ctx); err != nil {
+			http.Error(w, "metadata snapshot: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(syncResult{StillOpen: stillOpen})
 	})
 	c := &control{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, path: p}
 	go c.srv.Serve(ln)
 	return c, nil
+}
+
+// releaseGrace is how long a sync waits for the kernel to deliver the
+// RELEASE of files closed just before it.
+const releaseGrace = 5 * time.Second
+
+// syncResult is the answer to POST /sync.
+type syncResult struct {
+	// StillOpen counts files written and still open for writing: what
+	// they hold is not in the bucket yet.
+	StillOpen int `json:"still_open"`
 }
 
 func (c *control) Close() error {

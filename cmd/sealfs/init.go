@@ -42,12 +42,12 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if *remoteURL == "" {
 		return nil
 	}
-	cfg, err := store.ReadConfig(loc.store)
+	key, err := crypto.LoadKeyFile(loc.keyFile)
 	if err != nil {
 		return err
 	}
-	cfg.Remote = *remoteURL
-	return store.WriteConfig(loc.store, cfg)
+	_, err = store.SetRemote(loc.store, key, *remoteURL, nil)
+	return err
 }
 
 // initStore creates the key file (unless one exists) and the store. The

@@ -26,11 +26,16 @@ type listEntry struct {
 // whole subtree when recursive); a file path lists that file alone. With
 // synced set, files carry their sync state.
 func listPath(m *meta.Store, p string, recursive, synced bool) ([]listEntry, error) {
-	l := lister{synced: synced}
+	l := lister{synced: synced, seen: map[meta.Ino]bool{}}
 	return l.list(m, p, recursive)
 }
 
-type lister struct{ synced bool }
+type lister struct {
+	synced bool
+	// seen holds the directories listed so far: a directory reached
+	// twice (a cycle only a damaged store can have) is listed once.
+	seen map[meta.Ino]bool
+}
 
 func (l lister) list(m *meta.Store, p string, recursive bool) ([]listEntry, error) {
 	p = path.Clean("/" + p)
@@ -58,12 +63,16 @@ func (l lister) list(m *meta.Store, p string, recursive bool) ([]listEntry, erro
 }
 
 func (l lister) listDir(tx *meta.Tx, dir meta.Ino, dirPath string, recursive bool, out *[]listEntry) error {
+	if l.seen[dir] {
+		return nil
+	}
+	l.seen[dir] = true
 	var entries []meta.Entry
 	if err := tx.Entries(dir, func(e meta.Entry) bool {
 		entries = append(entries, e)
 		return true
-	}); err != nil {
-		return err
+	}); err != nil && !errors.Is(err, meta.ErrDamaged) {
+		return err // a damaged entry drops out; the rest is listed
 	}
 	for _, e := range entries {
 		in, err := tx.Inode(e.Ino)

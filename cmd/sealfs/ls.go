@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,7 +61,7 @@ func fetchListing(loc location, p string, recursive bool) ([]listEntry, error) {
 		return nil, usageError{err}
 	}
 	st, err := store.OpenReadOnly(loc.store, key)
-	if errors.Is(err, store.ErrWrongKey) || errors.Is(err, store.ErrBusy) {
+	if isStoreInputError(err) {
 		return nil, usageError{err}
 	}
 	if err != nil {
@@ -101,12 +100,12 @@ func printTable(w io.Writer, rows []listEntry, recursive bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSIZE\tENCRYPTED\tSYNC\tMODIFIED")
 	for _, r := range rows {
-		name, size, enc, sync := r.Name, strconv.FormatUint(r.Size, 10), "-", r.Sync
+		name, size, enc, sync := quoteName(r.Name), strconv.FormatUint(r.Size, 10), "-", r.Sync
 		if sync == "" {
 			sync = "-"
 		}
 		if recursive {
-			name = r.Path
+			name = quoteName(r.Path)
 		}
 		switch r.Type {
 		case "dir":

@@ -13,11 +13,13 @@ import (
 var version = "0.1.0-dev"
 
 // Exit statuses: 2 for bad input (flags, key, store, mountpoint), which
-// never changes anything stored; 1 for failures while working.
+// never changes anything stored; 1 for failures while working; 3 for a
+// mount that ended with uploads still pending (the next mount resumes them).
 const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	exitPending = 3
 )
 
 // usageError marks errors that are the caller's to fix; they exit 2.
@@ -42,6 +44,9 @@ var commands = []command{
 	{"status", "show the upload queue, the remote and the lease", runStatus},
 	{"sync", "wait until what was written is in the bucket (--wait)", runSync},
 	{"remote", "set the bucket URL and credentials (remote set URL)", runRemote},
+	{"recover", "rebuild a store from its bucket and the key, on a new machine", runRecover},
+	{"cat", "write one file's plaintext to stdout (from the mount, the store or a bucket alone)", runCat},
+	{"check", "verify the store (and its bucket copy): exit 0 clean, 1 damage found", runCheck},
 	{"version", "print the version", runVersion},
 }
 
@@ -68,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case errors.As(err, new(usageError)):
 			fmt.Fprintf(stderr, "sealfs %s: %v\n", c.name, err)
 			return exitUsage
+		case errors.Is(err, errPending):
+			fmt.Fprintf(stderr, "sealfs %s: %v\n", c.name, err)
+			return exitPending
 		default:
 			fmt.Fprintf(stderr, "sealfs %s: %v\n", c.name, err)
 			return exitFailure

@@ -17,6 +17,8 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
+	"github.com/sealfs/sealfs/remote"
+	"github.com/sealfs/sealfs/remote/cache"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -24,12 +26,15 @@ import (
 const groupCommitInterval = time.Second
 
 func runMount(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("mount", "[--store DIR] [--key-file FILE] [--allow-other] [--no-init] MOUNTPOINT", stdout)
+	fl := newFlags("mount", "[--store DIR] [--key-file FILE] [--allow-other] [--no-init] MOUNTPOINT\n       sealfs mount --read-only --remote URL [--key-file FILE] [--credentials-file F] MOUNTPOINT", stdout)
 	var loc location
 	loc.register(fl)
-	allowOther := fl.Bool("allow-other", false, "let other users access the mount (the kernel still enforces modes and owners)")
+	var mo mountOpts
+	fl.BoolVar(&mo.allowOther, "allow-other", false, "let other users access the mount (the kernel still enforces modes and owners)")
 	noInit := fl.Bool("no-init", false, "fail instead of creating a missing store")
-	debug := fl.Bool("debug", false, "log every FUSE request")
+	fl.BoolVar(&mo.debug, "debug", false, "log every FUSE request")
+	readOnly := fl.Bool("read-only", false, "with --remote: browse and read the bucket's newest snapshot, with no store of its own and no lease (the writer goes on)")
+	credsFile := fl.String("credentials-file", "", "bucket credentials for --read-only --remote")
 	var so syncOptions
 	so.register(fl)
 	if err := parseFlags(fl, args); err != nil {
@@ -48,6 +53,18 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	if err := so.validate(); err != nil {
 		return err
 	}
+	if *readOnly {
+		if so.remote == "" {
+			return badInput("--read-only mounts a bucket: give --remote URL")
+		}
+		return serveBucketView(loc.keyFile, so, *credsFile, mnt, mo, stderr)
+	}
+	if *credsFile != "" {
+		return badInput("--credentials-file is for --read-only; a store keeps its credentials (sealfs remote set)")
+	}
+	if err := checkApart(mnt, loc.store); err != nil {
+		return err
+	}
 	if !store.Exists(loc.store) {
 		if *noInit {
 			return badInput("store %s does not exist (run sealfs init, or mount without --no-init)", loc.store)
@@ -61,35 +78,51 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	st, err := store.Open(loc.store, key)
-	if errors.Is(err, store.ErrWrongKey) || errors.Is(err, store.ErrBusy) || errors.Is(err, store.ErrNotExist) {
+	if isStoreInputError(err) {
 		return usageError{err}
 	}
 	if err != nil {
 		return err
 	}
-	return serve(st, key, mnt, *allowOther, *debug, so, stderr)
+	return serve(st, key, mnt, mo, so, stderr)
+}
+
+// mountOpts shape a mount.
+type mountOpts struct {
+	allowOther, debug bool
+	// view, when set, makes a read-only mount whose content is read from
+	// this bucket: no uploads, no lease.
+	view *remote.Bucket
 }
 
 // serve mounts the open store at mnt and blocks until it is unmounted; with
 // a remote, it uploads in the background and drains the queue at the end.
-func serve(st *store.Store, key *crypto.MasterKey, mnt string, allowOther, debug bool, so syncOptions, stderr io.Writer) (err error) {
+func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so syncOptions, stderr io.Writer) (err error) {
 	defer func() {
 		if cerr := st.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	sy, err := startSync(st, key, so, log)
-	if err != nil {
-		return err
-	}
 	cfg := sealfs.Config{
 		Meta: st.Meta, Data: st, Wrapper: st.Wrapper, BlockSize: st.Config.BlockSize, Log: log,
 		RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()),
 	}
+	var sy *syncer
+	if mo.view != nil {
+		cfg.Cache = cacheAdapter{cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: mo.view, Log: log, ReadTimeout: so.readTimeout})}
+	} else {
+		if sy, err = startSync(st, key, so, log); err != nil {
+			return err
+		}
+	}
 	if sy != nil {
 		cfg.Upload, cfg.Cache = sy.fsUpload(), sy.fsCache()
-		defer sy.stop(stderr)
+		defer func() {
+			if serr := sy.stop(stderr); err == nil {
+				err = serr
+			}
+		}()
 	}
 	fsys, err := sealfs.New(cfg)
 	if err != nil {
@@ -102,17 +135,24 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, allowOther, debug
 		return err
 	}
 	defer ctl.Close()
-	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(allowOther, debug))
+	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(mo.allowOther, mo.debug, mo.view != nil))
 	if err != nil {
 		return usageError{fmt.Errorf("mount %s: %w", mnt, err)}
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	go fsys.SyncLoop(ctx, groupCommitInterval)
+	// The group commit must be over before the store closes.
+	loopDone := make(chan struct{})
+	go func() { fsys.SyncLoop(ctx, groupCommitInterval); close(loopDone) }()
 	go unmountOnSignal(ctx, server, mnt, log)
-	log.Info("mounted", "store", st.Dir, "mountpoint", mnt, "remote", sy.url())
+	if mo.view != nil {
+		log.Info("mounted read-only", "mountpoint", mnt, "remote", mo.view.URL())
+	} else {
+		log.Info("mounted", "store", st.Dir, "mountpoint", mnt, "remote", sy.url())
+	}
 	server.Wait()
 	stop()
+	<-loopDone
 	if err := fsys.SyncAll(); err != nil {
 		return fmt.Errorf("final sync: %w", err)
 	}
@@ -137,6 +177,23 @@ func unmountOnSignal(ctx context.Context, server interface{ Unmount() error }, m
 			}
 		}
 	}
+}
+
+// checkApart refuses a mountpoint that is the store or inside it, and a
+// store inside the mountpoint: the daemon would then read its own mount.
+func checkApart(mnt, storeDir string) error {
+	s := storeDir
+	if real, err := filepath.EvalSymlinks(storeDir); err == nil {
+		s = real
+	}
+	within := func(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator)) }
+	switch {
+	case within(mnt, s):
+		return badInput("mountpoint %s is inside the store %s; mount somewhere else", mnt, s)
+	case within(s, mnt):
+		return badInput("the store %s is inside the mountpoint %s; keep the store outside it (--store)", s, mnt)
+	}
+	return nil
 }
 
 // checkMountpoint resolves mnt and refuses what cannot be mounted on: a

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+
+	"github.com/sealfs/sealfs/store"
 )
 
 // location is where a command finds its store and key file: flags win over
@@ -49,4 +52,12 @@ func xdgDir(env string, fallback ...string) string {
 		home = "/"
 	}
 	return filepath.Join(append([]string{home}, fallback...)...)
+}
+
+// isStoreInputError reports whether opening a store failed for a reason
+// the caller must fix (exit 2): a wrong key, a store in use, no store, or a
+// config edited outside sealfs.
+func isStoreInputError(err error) bool {
+	return errors.Is(err, store.ErrWrongKey) || errors.Is(err, store.ErrBusy) ||
+		errors.Is(err, store.ErrNotExist) || errors.Is(err, store.ErrConfig) || errors.Is(err, store.ErrUnsafe)
 }

@@ -43,8 +43,7 @@ func setRemote(loc location, url, credsFile string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cfg, err := store.CheckKey(loc.store, key)
-	if err != nil {
+	if _, err := store.CheckKey(loc.store, key); err != nil {
 		return usageError{err}
 	}
 	var sealed []byte
@@ -53,24 +52,22 @@ func setRemote(loc location, url, credsFile string, stderr io.Writer) error {
 		if err != nil {
 			return usageError{fmt.Errorf("credentials file: %w", err)}
 		}
-		if sealed, err = key.SealCredentials(creds); err != nil {
+		if sealed, err = key.SealCredentials(url, creds); err != nil {
 			return err
 		}
 		clear(creds)
 	}
-	b, err := openBucketWith(key, url, sealed)
+	b, err := openBucketWith(key, url, url, sealed)
 	if err != nil {
 		return err
 	}
 	b.Close()
-	if sealed != nil {
-		if err := store.WriteSealedCredentials(loc.store, sealed); err != nil {
-			return err
-		}
-	}
-	cfg.Remote = url
-	if err := store.WriteConfig(loc.store, cfg); err != nil {
+	dropped, err := store.SetRemote(loc.store, key, url, sealed)
+	if err != nil {
 		return err
+	}
+	if dropped {
+		fmt.Fprintf(stderr, "sealfs: the stored credentials were for the old remote and are removed; give --credentials-file for the new one if it needs any\n")
 	}
 	fmt.Fprintf(stderr, "sealfs: remote set to %s (used from the next mount)\n", b.URL())
 	return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,7 +72,7 @@ func fetchStatus(loc location) (statusReport, error) {
 		return statusReport{}, usageError{err}
 	}
 	st, err := store.OpenReadOnly(loc.store, key)
-	if errors.Is(err, store.ErrWrongKey) || errors.Is(err, store.ErrBusy) {
+	if isStoreInputError(err) {
 		return statusReport{}, usageError{err}
 	}
 	if err != nil {

@@ -2,18 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/cache"
+	"github.com/sealfs/sealfs/remote/snapshot"
 	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
 
@@ -38,6 +41,8 @@ type syncOptions struct {
 	drainTimeout time.Duration
 	quiet        time.Duration
 	cacheMax     byteSize
+	takeover     bool
+	readTimeout  time.Duration
 }
 
 func (o *syncOptions) register(fl *flag.FlagSet) {
@@ -46,6 +51,8 @@ func (o *syncOptions) register(fl *flag.FlagSet) {
 	fl.DurationVar(&o.retention, "retention", 7*24*time.Hour, "how long superseded and deleted versions stay in the bucket")
 	fl.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long unmount waits for pending uploads")
 	fl.DurationVar(&o.quiet, "seal-after", 2*time.Second, "how long a closed file stays untouched before it is uploaded")
+	fl.DurationVar(&o.readTimeout, "read-timeout", time.Minute, "how long a read of a file that is only in the bucket may wait for it (then EIO)")
+	fl.BoolVar(&o.takeover, "takeover", false, "write to a bucket prefix another store (or another copy of this one) holds: take its live lease, write beside its snapshots")
 	fl.Var(&o.cacheMax, "cache-max", "local ciphertext to keep, e.g. 20G; synced files beyond it are evicted, least recently used first, and read back from the bucket (default: keep all)")
 }
 
@@ -53,7 +60,7 @@ func (o *syncOptions) validate() error {
 	switch {
 	case o.workers < 1:
 		return badInput("--workers must be at least 1")
-	case o.retention < 0 || o.drainTimeout < 0 || o.quiet < 0:
+	case o.retention < 0 || o.drainTimeout < 0 || o.quiet < 0 || o.readTimeout < 0:
 		return badInput("durations must not be negative")
 	}
 	if o.remote != "" {
@@ -73,6 +80,8 @@ type syncer struct {
 	cache  *cache.Cache
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// lostLease is set when another writer took the prefix: uploads stop.
+	lostLease atomic.Bool
 }
 
 // startSync opens the bucket, takes the lease and starts the uploader; it
@@ -85,12 +94,18 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	if url == "" {
 		return nil, nil
 	}
-	bucket, err := openBucket(st.Dir, key, url)
+	bucket, err := openBucket(st.Dir, key, url, st.Config.Remote)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	lease, err := uploader.AcquireLease(ctx, bucket, storeID(st), leaseTTL)
+	if err := checkPrefixOwner(ctx, bucket, key, st.ID(), o.takeover); err != nil {
+		cancel()
+		bucket.Close()
+		return nil, err
+	}
+	holder := uploader.Holder{Store: storeID(st), Instance: st.Config.Instance}
+	lease, err := uploader.AcquireLease(ctx, bucket, holder, leaseTTL, o.takeover)
 	if err != nil {
 		cancel()
 		bucket.Close()
@@ -102,7 +117,7 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	s := &syncer{opts: o, bucket: bucket, lease: lease, cancel: cancel}
 	s.up = uploader.New(uploader.Config{
 		Meta: st.Meta, Data: st, Bucket: bucket, Workers: o.workers, Log: log,
-		Wrapper: st.Wrapper, TempDir: st.TempDir(),
+		Snapshots: &snapshot.Writer{Bucket: bucket, Key: key, StoreID: st.ID(), TempDir: st.TempDir()},
 		// A short retention is looked after promptly (and testable).
 		DeleteEvery: min(time.Minute, max(time.Second, o.retention/2)),
 	})
@@ -116,7 +131,7 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	} else if n > 0 {
 		log.Info("queued files not yet in the bucket", "files", n)
 	}
-	s.cache = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: bucket, Max: int64(o.cacheMax), Log: log})
+	s.cache = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: bucket, Max: int64(o.cacheMax), Log: log, ReadTimeout: o.readTimeout})
 	s.wg.Add(2)
 	if o.cacheMax > 0 {
 		s.wg.Add(1)
@@ -125,26 +140,64 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	go func() { defer s.wg.Done(); s.up.Run(ctx) }()
 	go func() {
 		defer s.wg.Done()
-		lease.RenewLoop(ctx, func(err error) { log.Error("bucket lease", "err", err) })
+		lease.RenewLoop(ctx, func(err error) {
+			if errors.Is(err, uploader.ErrLeaseHeld) {
+				// Another writer has the prefix: writing on would mix two
+				// stores' objects and snapshots.
+				log.Error("lost the bucket lease to another writer; uploads stopped (files stay local)", "err", err)
+				s.lostLease.Store(true)
+				cancel()
+				return
+			}
+			log.Error("bucket lease", "err", err)
+		})
 	}()
 	return s, nil
 }
 
-// openBucket opens url with the store's sealed credentials, if any. A bad
-// URL or a missing bucket is the caller's to fix.
-func openBucket(storeDir string, key *crypto.MasterKey, url string) (*remote.Bucket, error) {
+// checkPrefixOwner refuses (unless takeover) a bucket prefix whose newest
+// snapshots belong to another store, or do not open with this key: a new
+// store would otherwise write an empty snapshot beside a real backup.
+func checkPrefixOwner(ctx context.Context, b *remote.Bucket, key *crypto.MasterKey, id [16]byte, takeover bool) error {
+	l, err := snapshot.List(ctx, b)
+	if err != nil {
+		return fmt.Errorf("look for snapshots: %w", err)
+	}
+	if len(l.Manifests) == 0 || takeover {
+		return nil
+	}
+	m, _, err := snapshot.Latest(ctx, b, key, l)
+	switch {
+	case err == nil && m.StoreID == id:
+		return nil
+	case err == nil:
+		e := m.Newest()
+		return badInput("%s holds the backup of another store (%x, newest snapshot %s of %s): to restore it run `sealfs recover --remote %s`; to write to this prefix anyway mount with --takeover",
+			b.URL(), m.StoreID, e.ID(), e.Taken().Format(time.RFC3339), b.URL())
+	case errors.Is(err, snapshot.ErrNoSnapshot):
+		return badInput("%s holds %d snapshot manifests that do not open with this key (another store's backup?); mount with --takeover to write there anyway",
+			b.URL(), len(l.Manifests))
+	}
+	return fmt.Errorf("look for snapshots: %w", err)
+}
+
+// openBucket opens url with the store's sealed credentials, which were
+// given for credsURL (the configured remote): a bucket at another URL
+// (mount --remote) is opened without them. A bad URL or a missing bucket
+// is the caller's to fix.
+func openBucket(storeDir string, key *crypto.MasterKey, url, credsURL string) (*remote.Bucket, error) {
 	sealed, err := store.ReadSealedCredentials(storeDir)
 	if err != nil {
 		return nil, err
 	}
-	return openBucketWith(key, url, sealed)
+	return openBucketWith(key, url, credsURL, sealed)
 }
 
-func openBucketWith(key *crypto.MasterKey, url string, sealed []byte) (*remote.Bucket, error) {
+func openBucketWith(key *crypto.MasterKey, url, credsURL string, sealed []byte) (*remote.Bucket, error) {
 	var creds []byte
 	var err error
-	if sealed != nil {
-		if creds, err = key.OpenCredentials(sealed); err != nil {
+	if sealed != nil && url == credsURL {
+		if creds, err = key.OpenCredentials(url, sealed); err != nil {
 			return nil, usageError{fmt.Errorf("sealed bucket credentials: %w", err)}
 		}
 	}
@@ -162,10 +215,8 @@ func openBucketWith(key *crypto.MasterKey, url string, sealed []byte) (*remote.B
 
 // storeID names the store as lease holder.
 func storeID(st *store.Store) string {
-	if st.Config.StoreID != "" {
-		return st.Config.StoreID
-	}
-	return st.Config.KeyID + ":" + st.Dir
+	id := st.ID()
+	return hex.EncodeToString(id[:])
 }
 
 func (s *syncer) fsUpload() *sealfs.UploadConfig {
@@ -195,9 +246,14 @@ func (s *syncer) url() string {
 	return s.bucket.URL()
 }
 
+// errPending: the mount ended with uploads (or the last snapshot) still
+// to do; the daemon exits with exitPending so a script or systemd sees it.
+var errPending = errors.New("uploads still pending at unmount")
+
 // stop drains the queue for up to the drain timeout, says what is still
-// pending, and stops the uploader; the next mount resumes the rest.
-func (s *syncer) stop(stderr io.Writer) {
+// pending, and stops the uploader; the next mount resumes the rest. It
+// returns errPending when something could not be uploaded in time.
+func (s *syncer) stop(stderr io.Writer) (result error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.drainTimeout)
 	err := s.up.WaitSynced(ctx)
 	if err == nil {
@@ -205,9 +261,12 @@ func (s *syncer) stop(stderr io.Writer) {
 	}
 	cancel()
 	if err != nil {
+		result = errPending
 		if st, serr := s.up.Status(); serr == nil && st.PendingFiles > 0 {
 			fmt.Fprintf(stderr, "sealfs: %d files (%d bytes) not uploaded after %v; the next mount resumes them\n",
 				st.PendingFiles, st.PendingBytes, s.opts.drainTimeout)
+		} else {
+			fmt.Fprintf(stderr, "sealfs: the last metadata snapshot was not uploaded (%v); the next mount uploads one\n", err)
 		}
 	}
 	s.cancel()
@@ -218,4 +277,5 @@ func (s *syncer) stop(stderr io.Writer) {
 	defer rcancel()
 	s.lease.Release(rctx)
 	s.bucket.Close()
+	return result
 }

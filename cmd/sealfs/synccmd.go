@@ -43,7 +43,11 @@ func runSync(args []string, stdout, stderr io.Writer) error {
 	if *timeout > 0 {
 		q.Set("timeout", timeout.String())
 	}
-	err := daemonJSON(c, http.MethodPost, "/sync?"+q.Encode(), nil)
+	var res syncResult
+	err := daemonJSON(c, http.MethodPost, "/sync?"+q.Encode(), &res)
+	if err == nil && res.StillOpen > 0 {
+		fmt.Fprintf(stderr, "sealfs: %d files are still open for writing; they are uploaded when closed\n", res.StillOpen)
+	}
 	var de *daemonError
 	switch {
 	case errors.As(err, &de) && de.status == http.StatusRequestTimeout:

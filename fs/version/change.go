@@ -177,10 +177,10 @@ func (k *Keeper) newContent() (meta.Content, DataFile, *crypto.File, error) {
 		k.cfg.Data.RemoveData(id)
 		return meta.Content{}, nil, nil, fmt.Errorf("create content: %w", err)
 	}
-	h := content.Header()
+	key := content.Key()
 	k.markWritten()
 	rec := meta.Content{
-		FileID: h.FileID, KeyID: h.KeyID, WrappedDEK: h.WrappedDEK,
+		FileID: id, KeyID: key.KeyID, WrappedDEK: key.Wrapped,
 		Encrypted: true, Version: 1,
 	}
 	return rec, data, content, nil

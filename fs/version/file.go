@@ -2,6 +2,7 @@ package version
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -94,10 +95,15 @@ func (f *File) load(writable bool) error {
 	return nil
 }
 
+// ErrNoData: a version's ciphertext is neither in the store nor (synced)
+// in the bucket, e.g. a file whose object was missing when the store was
+// recovered. Reads are EIO; open(O_TRUNC) replaces it.
+var ErrNoData = errors.New("content is missing")
+
 // isDamage reports whether err says the ciphertext is not what the record
-// says (as opposed to an I/O failure).
+// says, or is gone (as opposed to an I/O failure).
 func isDamage(err error) bool {
-	return errors.Is(err, crypto.ErrAuth) || errors.Is(err, crypto.ErrWrongKey)
+	return errors.Is(err, crypto.ErrAuth) || errors.Is(err, crypto.ErrWrongKey) || errors.Is(err, ErrNoData)
 }
 
 // openVersion opens the ciphertext of c and checks it against its record: a
@@ -115,10 +121,12 @@ func (k *Keeper) openVersion(c meta.Content, size uint64) (DataFile, *crypto.Fil
 		if data, err = k.cfg.Cache.OpenRemote(id); err != nil {
 			return nil, nil, err
 		}
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil, fmt.Errorf("version %s: %w", id, ErrNoData)
 	default:
 		return nil, nil, err
 	}
-	content, err := crypto.OpenFile(k.cfg.Wrapper, data)
+	content, err := crypto.OpenFile(k.cfg.Wrapper, data, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
 	if err == nil && (content.Header().FileID != id || uint64(content.Size()) != size) {
 		err = crypto.ErrAuth
 	}

@@ -7,6 +7,7 @@
 package version
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,3 +250,42 @@ func (k *Keeper) lockOpen(ino meta.Ino, exclusive bool) *File {
 }
 
 func (k *Keeper) nextSeq() uint64 { return k.seq.Add(1) }
+
+// WaitReleased waits, up to grace, until no handle holds a version that
+// its open made (a file written and not yet closed), and returns how many
+// such files are still open then. The kernel delivers RELEASE after
+// close(2) has returned, so a file a program has just closed may still be
+// open here for a moment; files still open after grace are really open.
+func (k *Keeper) WaitReleased(ctx context.Context, grace time.Duration) int {
+	deadline := time.Now().Add(grace)
+	for {
+		n := k.openWritten()
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		select {
+		case <-ctx.Done():
+			return n
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// openWritten counts the open files whose version this open started.
+func (k *Keeper) openWritten() int {
+	k.mu.Lock()
+	files := make([]*File, 0, len(k.open))
+	for _, f := range k.open {
+		files = append(files, f)
+	}
+	k.mu.Unlock()
+	n := 0
+	for _, f := range files {
+		f.RLock()
+		if f.state.started() {
+			n++
+		}
+		f.RUnlock()
+	}
+	return n
+}

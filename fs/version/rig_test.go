@@ -33,7 +33,7 @@ type rig struct {
 
 func newRig(t *testing.T, key *crypto.MasterKey) *rig {
 	t.Helper()
-	ms, err := meta.Open(filepath.Join(t.TempDir(), "meta"), key.BadgerKey())
+	ms, err := meta.Open(filepath.Join(t.TempDir(), "meta"), meta.Keys{AtRest: key.BadgerKey(), Values: key.MetaValueKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func (r *rig) restart(metaAtSync, dataDurable bool) *rig {
 	ms := r.meta.Store
 	if metaAtSync {
 		var err error
-		ms, err = meta.Open(filepath.Join(r.t.TempDir(), "meta"), r.key.BadgerKey())
+		ms, err = meta.Open(filepath.Join(r.t.TempDir(), "meta"), meta.Keys{AtRest: r.key.BadgerKey(), Values: r.key.MetaValueKey()})
 		if err != nil {
 			r.t.Fatal(err)
 		}

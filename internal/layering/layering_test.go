@@ -20,8 +20,11 @@ var allowed = map[string][]string{
 	"fs/version":      {"crypto", "meta"},
 	"remote/driver":   nil,
 	"remote":          {"remote/driver"},
-	"remote/uploader": {"crypto", "meta", "remote", "remote/driver"},
+	"remote/snapshot": {"crypto", "remote", "remote/driver"},
+	"remote/uploader": {"crypto", "meta", "remote", "remote/driver", "remote/snapshot"},
 	"remote/cache":    {"crypto", "meta", "remote", "remote/driver", "remote/uploader"},
+	"check":           {"crypto", "meta", "store", "remote", "remote/cache", "remote/driver", "remote/uploader"},
+	"recovery":        {"crypto", "meta", "store", "remote", "remote/driver", "remote/snapshot", "remote/uploader"},
 }
 
 // TestLayering checks every non-test import of the packages above.

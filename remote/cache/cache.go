@@ -6,6 +6,9 @@ package cache
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"sort"
@@ -32,7 +35,14 @@ type Config struct {
 	Bucket *remote.Bucket
 	Max    int64 // bytes of local ciphertext to keep; 0 means no limit
 	Log    *slog.Logger
+	// ReadTimeout bounds one read of an evicted version from the bucket,
+	// retries included; then the read fails (EIO) instead of hanging
+	// under the file's lock while the bucket is down. Default one minute.
+	ReadTimeout time.Duration
 }
+
+// defaultReadTimeout is ReadTimeout's default.
+const defaultReadTimeout = time.Minute
 
 // Cache evicts and refetches.
 type Cache struct {
@@ -45,6 +55,9 @@ type Cache struct {
 func New(cfg Config) *Cache {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = defaultReadTimeout
 	}
 	return &Cache{cfg: cfg, lastUsed: make(map[crypto.FileID]time.Time)}
 }
@@ -134,24 +147,46 @@ func (c *Cache) Loop(ctx context.Context, every time.Duration) {
 // OpenRemote opens the bucket copy of an evicted version for reading.
 func (c *Cache) OpenRemote(id crypto.FileID) (*RemoteFile, error) {
 	key := uploader.ObjectKey(id)
-	attrs, err := c.cfg.Bucket.Stat(context.Background(), key)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ReadTimeout)
+	defer cancel()
+	attrs, err := c.cfg.Bucket.Stat(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, c.gaveUp(key, err)
 	}
-	return &RemoteFile{bucket: c.cfg.Bucket, key: key, size: attrs.Size}, nil
+	return &RemoteFile{c: c, key: key, size: attrs.Size}, nil
+}
+
+// ErrBucketRead: a version that is only in the bucket could not be read
+// from it (EIO for the reader). It hides the cause's errno on purpose: an
+// unreachable bucket's "no such file" must not reach a program as ENOENT.
+var ErrBucketRead = errors.New("read from the bucket failed")
+
+// gaveUp says, once per failure, why a read from the bucket failed.
+func (c *Cache) gaveUp(key string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("bucket did not answer within %v: %w", c.cfg.ReadTimeout, err)
+	}
+	c.cfg.Log.Error("read from the bucket failed", "object", key, "err", err)
+	return fmt.Errorf("%w: %s: %v", ErrBucketRead, key, err)
 }
 
 // RemoteFile reads a bucket object by ranges; it is read-only, as every
 // synced version is (a change starts a new, local version).
 type RemoteFile struct {
-	bucket *remote.Bucket
-	key    string
-	size   int64
+	c    *Cache
+	key  string
+	size int64
 }
 
-// ReadAt fetches len(p) bytes at off.
+// ReadAt fetches len(p) bytes at off, retrying for up to ReadTimeout.
 func (f *RemoteFile) ReadAt(p []byte, off int64) (int, error) {
-	return f.bucket.ReadAt(context.Background(), f.key, p, off)
+	ctx, cancel := context.WithTimeout(context.Background(), f.c.cfg.ReadTimeout)
+	defer cancel()
+	n, err := f.c.cfg.Bucket.ReadAt(ctx, f.key, p, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = f.c.gaveUp(f.key, err)
+	}
+	return n, err
 }
 
 // WriteAt refuses: synced versions are never changed in place.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/sealfs/sealfs/remote/driver"
 )
@@ -92,6 +93,23 @@ func classify(err error) error {
 		return driver.Errorf(driver.Transient, err)
 	}
 	return driver.Errorf(driver.Permanent, err)
+}
+
+// reachable turns a failure into an outage when the bucket folder itself
+// is gone or unreadable (an unplugged disk, a lost NFS mount): like a
+// network outage it is retried with backoff, never taken for a missing
+// object or a permanent refusal.
+func (b *bucket) reachable(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if fi, serr := os.Stat(b.root); serr != nil || !fi.IsDir() {
+		return driver.Errorf(driver.Transient, fmt.Errorf("bucket folder %s is unreachable (unplugged disk, lost mount?): %w", b.root, err))
+	}
+	if isErrno(err, syscall.EIO) || isErrno(err, syscall.ESTALE) || isErrno(err, syscall.ENOTCONN) || isErrno(err, syscall.EHOSTDOWN) {
+		return driver.Errorf(driver.Transient, err)
+	}
+	return err
 }
 
 // Close has nothing to release.

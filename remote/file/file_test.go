@@ -2,9 +2,11 @@ package file_test
 
 import (
 	"context"
+	"hash/crc32"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sealfs/sealfs/remote/driver"
@@ -114,5 +116,37 @@ func TestNoLeftovers(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Fatalf("folder holds %q, want just obj", names)
+	}
+}
+
+// TestVanishedFolderIsAnOutage: a bucket folder that goes away (an
+// unplugged disk, a lost mount) makes every call Transient, retried like a
+// network outage, and the bucket works again once it is back.
+func TestVanishedFolderIsAnOutage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bucket")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, dir)
+	ctx := context.Background()
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, putErr := b.Put(ctx, "data/x", strings.NewReader("x"), 1, driver.PutOptions{CRC32C: crc32.Checksum([]byte("x"), crc32.MakeTable(crc32.Castagnoli))})
+	_, statErr := b.Stat(ctx, "data/x")
+	listErr := b.List(ctx, "data/", func(driver.Attributes) error { return nil })
+	for name, err := range map[string]error{"put": putErr, "stat": statErr, "list": listErr} {
+		if driver.CodeOf(err) != driver.Transient {
+			t.Errorf("%s with the folder gone: %v (code %v), want Transient", name, err, driver.CodeOf(err))
+		}
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a call recreated the vanished folder: %v", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Put(ctx, "data/x", strings.NewReader("x"), 1, driver.PutOptions{CRC32C: crc32.Checksum([]byte("x"), crc32.MakeTable(crc32.Castagnoli))}); err != nil {
+		t.Fatalf("put once the folder is back: %v", err)
 	}
 }

@@ -17,7 +17,8 @@ import (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Put writes the object to a temporary file, verifies it, then publishes it.
-func (b *bucket) Put(ctx context.Context, key string, r io.Reader, size int64, opts driver.PutOptions) (driver.Attributes, error) {
+func (b *bucket) Put(ctx context.Context, key string, r io.Reader, size int64, opts driver.PutOptions) (_ driver.Attributes, err error) {
+	defer func() { err = b.reachable(err) }()
 	path, err := b.path(key)
 	if err != nil {
 		return driver.Attributes{}, err

@@ -14,7 +14,8 @@ import (
 )
 
 // GetRange opens the object and returns a reader over the requested span.
-func (b *bucket) GetRange(_ context.Context, key string, off, length int64) (io.ReadCloser, error) {
+func (b *bucket) GetRange(_ context.Context, key string, off, length int64) (_ io.ReadCloser, err error) {
+	defer func() { err = b.reachable(err) }()
 	if off < 0 {
 		return nil, driver.Errorf(driver.Permanent, fmt.Errorf("negative offset %d", off))
 	}
@@ -44,7 +45,8 @@ func (b *bucket) GetRange(_ context.Context, key string, off, length int64) (io.
 }
 
 // Stat reports the object's attributes; folders are not objects.
-func (b *bucket) Stat(_ context.Context, key string) (driver.Attributes, error) {
+func (b *bucket) Stat(_ context.Context, key string) (_ driver.Attributes, err error) {
+	defer func() { err = b.reachable(err) }()
 	path, err := b.path(key)
 	if err != nil {
 		return driver.Attributes{}, err
@@ -61,7 +63,8 @@ func (b *bucket) Stat(_ context.Context, key string) (driver.Attributes, error) 
 
 // Delete removes the object. Empty folders stay: removing them would race
 // with a Put that just created one.
-func (b *bucket) Delete(_ context.Context, key string) error {
+func (b *bucket) Delete(_ context.Context, key string) (err error) {
+	defer func() { err = b.reachable(err) }()
 	path, err := b.path(key)
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/sealfs/sealfs/remote"
@@ -19,27 +18,40 @@ const leaseKey = "lease"
 // ErrLeaseHeld is returned when another store writes to the prefix.
 var ErrLeaseHeld = errors.New("the bucket prefix is leased by another sealfs store")
 
-// leaseRecord is the lease object's content (no secrets, no names).
+// leaseRecord is the lease object's content: random IDs and a time, no
+// host name, PID or anything else about the machine.
 type leaseRecord struct {
-	Holder  string    `json:"holder"` // store ID
-	Host    string    `json:"host"`
-	PID     int       `json:"pid"`
-	Expires time.Time `json:"expires"`
+	Holder   string    `json:"holder"`             // store ID
+	Instance string    `json:"instance,omitempty"` // which copy of the store (recovered copies differ)
+	Expires  time.Time `json:"expires"`
+}
+
+// Holder names a lease holder: the store and the copy of it (a store
+// recovered on a new machine keeps the store ID but is another instance,
+// so it never takes the old machine's live lease by accident).
+type Holder struct {
+	Store, Instance string
+}
+
+// owns reports whether rec was written by h (a lease from before instances
+// were recorded belongs to every instance of its store).
+func (h Holder) owns(rec leaseRecord) bool {
+	return rec.Holder == h.Store && (rec.Instance == "" || rec.Instance == h.Instance)
 }
 
 // Lease is this store's hold on a bucket prefix: one writer per prefix.
 type Lease struct {
 	bucket  *remote.Bucket
-	holder  string
+	holder  Holder
 	ttl     time.Duration
 	version string
 }
 
 // AcquireLease takes the prefix for holder. It is refused while another
-// store holds an unexpired lease; the same store (a restart after a crash)
-// and an expired lease are taken over with a version precondition, so two
-// contenders cannot both win.
-func AcquireLease(ctx context.Context, b *remote.Bucket, holder string, ttl time.Duration) (*Lease, error) {
+// holder's lease is unexpired, unless takeover; our own (a restart after a
+// crash) and an expired lease are taken over with a version precondition,
+// so two contenders cannot both win.
+func AcquireLease(ctx context.Context, b *remote.Bucket, holder Holder, ttl time.Duration, takeover bool) (*Lease, error) {
 	l := &Lease{bucket: b, holder: holder, ttl: ttl}
 	cur, version, err := l.read(ctx)
 	switch {
@@ -47,17 +59,24 @@ func AcquireLease(ctx context.Context, b *remote.Bucket, holder string, ttl time
 		version = ""
 	case err != nil:
 		return nil, err
-	case cur.Holder != holder && time.Now().Before(cur.Expires):
-		return nil, fmt.Errorf("%w (store %s on host %s, pid %d, until %s)",
-			ErrLeaseHeld, cur.Holder, cur.Host, cur.PID, cur.Expires.Format(time.RFC3339))
+	case !holder.owns(cur) && time.Now().Before(cur.Expires) && !takeover:
+		return nil, fmt.Errorf("%w (store %s, until %s; mount with --takeover to take it over)",
+			ErrLeaseHeld, describeHolder(cur), cur.Expires.UTC().Format(time.RFC3339))
 	}
-	if err := l.write(ctx, version); err != nil {
+	if err := l.write(ctx, version, time.Now().Add(ttl)); err != nil {
 		if errors.Is(err, remote.ErrAlreadyExists) {
 			return nil, fmt.Errorf("%w (taken at the same moment by another store)", ErrLeaseHeld)
 		}
 		return nil, err
 	}
 	return l, nil
+}
+
+func describeHolder(rec leaseRecord) string {
+	if rec.Instance == "" {
+		return rec.Holder
+	}
+	return rec.Holder + ", instance " + rec.Instance
 }
 
 func (l *Lease) read(ctx context.Context) (leaseRecord, string, error) {
@@ -77,9 +96,8 @@ func (l *Lease) read(ctx context.Context) (leaseRecord, string, error) {
 	return rec, attrs.Version, nil
 }
 
-func (l *Lease) write(ctx context.Context, version string) error {
-	host, _ := os.Hostname()
-	b, err := json.Marshal(leaseRecord{Holder: l.holder, Host: host, PID: os.Getpid(), Expires: time.Now().Add(l.ttl)})
+func (l *Lease) write(ctx context.Context, version string, expires time.Time) error {
+	b, err := json.Marshal(leaseRecord{Holder: l.holder.Store, Instance: l.holder.Instance, Expires: expires})
 	if err != nil {
 		return err
 	}
@@ -93,7 +111,7 @@ func (l *Lease) write(ctx context.Context, version string) error {
 
 // Renew extends the lease; an error wrapping ErrLeaseHeld means it was lost.
 func (l *Lease) Renew(ctx context.Context) error {
-	err := l.write(ctx, l.version)
+	err := l.write(ctx, l.version, time.Now().Add(l.ttl))
 	if errors.Is(err, remote.ErrAlreadyExists) || errors.Is(err, remote.ErrNotFound) {
 		return fmt.Errorf("%w: lost the lease", ErrLeaseHeld)
 	}
@@ -116,7 +134,13 @@ func (l *Lease) RenewLoop(ctx context.Context, onErr func(error)) {
 	}
 }
 
-// Release gives the prefix up (at unmount).
+// Release gives the prefix up (at unmount) by writing the lease expired,
+// with a version precondition: a lease another store took meanwhile is
+// left alone.
 func (l *Lease) Release(ctx context.Context) error {
-	return l.bucket.Delete(ctx, leaseKey)
+	err := l.write(ctx, l.version, time.Now().Add(-time.Second))
+	if errors.Is(err, remote.ErrAlreadyExists) || errors.Is(err, remote.ErrNotFound) {
+		return nil // not ours any more
+	}
+	return err
 }

@@ -2,21 +2,17 @@ package uploader
 
 import (
 	"context"
-	"fmt"
-	"os"
+	"io"
 	"time"
-
-	"github.com/sealfs/sealfs/crypto"
 )
 
-// snapshotPrefix holds the sealed metadata snapshots: with the master key
-// and the bucket alone, a new machine can find every file again.
-const snapshotPrefix = "meta/"
-
-// Snapshot seals a full backup of the metadata like file content (its own
-// file ID and DEK) and uploads it as meta/<UTC time>, unless nothing changed
-// since the last one.
+// Snapshot uploads a sealed snapshot of the whole metadata (names,
+// attributes, wrapped DEKs) and its manifest, unless nothing changed since
+// the last one.
 func (u *Uploader) Snapshot(ctx context.Context) error {
+	if u.cfg.Snapshots == nil {
+		return nil
+	}
 	version := u.cfg.Meta.CommitVersion()
 	u.mu.Lock()
 	unchanged := version == u.snapshotVersion
@@ -24,33 +20,11 @@ func (u *Uploader) Snapshot(ctx context.Context) error {
 	if unchanged {
 		return nil
 	}
-	tmp, err := os.CreateTemp(u.cfg.TempDir, "snapshot-*")
-	if err != nil {
-		return fmt.Errorf("metadata snapshot: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	id, err := crypto.NewFileID()
-	if err != nil {
+	_, err := u.cfg.Snapshots.Write(ctx, func(w io.Writer) error {
+		_, err := u.cfg.Meta.Backup(w)
 		return err
-	}
-	sealed, err := crypto.CreateFileWithID(u.cfg.Wrapper, tmp, id, 0)
+	})
 	if err != nil {
-		return fmt.Errorf("metadata snapshot: %w", err)
-	}
-	w := &appendWriter{f: sealed}
-	if _, err := u.cfg.Meta.Backup(w); err != nil {
-		return fmt.Errorf("metadata snapshot: %w", err)
-	}
-	if err := sealed.Flush(); err != nil {
-		return fmt.Errorf("metadata snapshot: %w", err)
-	}
-	fi, err := tmp.Stat()
-	if err != nil {
-		return err
-	}
-	key := snapshotPrefix + time.Now().UTC().Format("20060102T150405.000000000Z")
-	if _, err := u.cfg.Bucket.Put(ctx, key, tmp, fi.Size()); err != nil {
 		return err
 	}
 	u.mu.Lock()
@@ -73,16 +47,4 @@ func (u *Uploader) snapshotLoop(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
-}
-
-// appendWriter turns sequential writes into WriteAt calls on sealed content.
-type appendWriter struct {
-	f   *crypto.File
-	off int64
-}
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	n, err := w.f.WriteAt(p, w.off)
-	w.off += int64(n)
-	return n, err
 }

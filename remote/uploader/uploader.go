@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
+	"github.com/sealfs/sealfs/remote/snapshot"
 )
 
 // DataSource opens the local ciphertext of a version.
@@ -32,10 +34,8 @@ type Config struct {
 	// PermanentRetry is how long a job waits after a permanent error
 	// (bad credentials, a refused object) before it is tried again.
 	PermanentRetry time.Duration
-	// Wrapper seals metadata snapshots; TempDir holds them while they are
-	// uploaded (inside the store, so nothing plain leaves it).
-	Wrapper *crypto.Wrapper
-	TempDir string
+	// Snapshots uploads the metadata snapshots; nil: none.
+	Snapshots *snapshot.Writer
 	// SnapshotEvery is the longest time between metadata snapshots while
 	// there are changes; default one hour.
 	SnapshotEvery time.Duration
@@ -207,6 +207,26 @@ func (u *Uploader) noteErr(err error) {
 	u.mu.Unlock()
 }
 
+// errNotTheVersion: the store's file for a job is not the version it names.
+var errNotTheVersion = errors.New("store file is not the sealed version it should be")
+
+// checkVersionFile checks, before anything is sent, that f starts with a
+// content header naming the job's file ID and has the size the version
+// had when it was sealed (when the job recorded one).
+func checkVersionFile(f io.ReaderAt, job meta.Upload, size int64) error {
+	var head [30]byte // magic(8) version(2) block size(4) file ID(16), in every version
+	if _, err := f.ReadAt(head[:], 0); err != nil {
+		return fmt.Errorf("version %s: %w (%v)", crypto.FileID(job.FileID), errNotTheVersion, err)
+	}
+	if string(head[:8]) != "SEALFSCT" || [16]byte(head[14:30]) != job.FileID {
+		return fmt.Errorf("version %s: %w (header names another file)", crypto.FileID(job.FileID), errNotTheVersion)
+	}
+	if job.Size > 0 && size != job.Size {
+		return fmt.Errorf("version %s: %w (%d bytes, sealed at %d)", crypto.FileID(job.FileID), errNotTheVersion, size, job.Size)
+	}
+	return nil
+}
+
 // upload sends one version and records the outcome.
 func (u *Uploader) upload(ctx context.Context, job meta.Upload) {
 	current, err := u.setState(job, meta.SyncUploading, "")
@@ -226,6 +246,12 @@ func (u *Uploader) upload(ctx context.Context, job meta.Upload) {
 	defer data.Close()
 	fi, err := data.Stat()
 	if err != nil {
+		u.retryLater(job, err)
+		return
+	}
+	if err := checkVersionFile(data, job, fi.Size()); err != nil {
+		// Never upload what is not the sealed version the job names: a
+		// file planted or swapped in the store stays where it is.
 		u.retryLater(job, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package uploader_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -34,8 +35,9 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
+	key := meta.Keys{AtRest: make([]byte, 32), Values: make([]byte, 32)}
+	rand.Read(key.AtRest)
+	rand.Read(key.Values)
 	m, err := meta.Open(t.TempDir(), key)
 	if err != nil {
 		t.Fatal(err)
@@ -52,11 +54,19 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
+// versionBytes is what the store holds for version id with content: the
+// part of a content header the uploader checks (magic, version, block
+// size, file ID), then content.
+func versionBytes(id crypto.FileID, content string) []byte {
+	return append(append([]byte("SEALFSCT\x00\x02\x00\x01\x00\x00"), id[:]...), content...)
+}
+
 // addVersion stores content for ino as its current version and queues it.
 func (r *rig) addVersion(t *testing.T, ino meta.Ino, content string, queue bool) crypto.FileID {
 	t.Helper()
 	id, _ := crypto.NewFileID()
-	if err := os.WriteFile(filepath.Join(string(r.data), id.String()), []byte(content), 0o600); err != nil {
+	data := versionBytes(id, content)
+	if err := os.WriteFile(filepath.Join(string(r.data), id.String()), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UnixNano()
@@ -67,7 +77,7 @@ func (r *rig) addVersion(t *testing.T, ino meta.Ino, content string, queue bool)
 		if !queue {
 			return nil
 		}
-		return tx.PutUpload(meta.Upload{Ino: ino, FileID: id, Size: int64(len(content)), Due: now, Queued: now})
+		return tx.PutUpload(meta.Upload{Ino: ino, FileID: id, Size: int64(len(data)), Due: now, Queued: now})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +157,7 @@ func TestQueueUnsyncedFindsLostJobs(t *testing.T) {
 	r.run(t)
 	r.waitSynced(t)
 	got, err := os.ReadFile(filepath.Join(r.bucketDir, uploader.ObjectKey(lost)))
-	if err != nil || string(got) != "closed but never queued" {
+	if err != nil || string(got) != string(versionBytes(lost, "closed but never queued")) {
 		t.Errorf("object: %q, %v", got, err)
 	}
 }
@@ -186,29 +196,95 @@ func TestExpiredDeletionsLeaveTheBucket(t *testing.T) {
 func TestLeaseRefusesAnotherHolder(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	a, err := uploader.AcquireLease(ctx, r.bucket, "store-a", time.Minute)
+	a1 := uploader.Holder{Store: "store-a", Instance: "one"}
+	a, err := uploader.AcquireLease(ctx, r.bucket, a1, time.Minute, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := uploader.AcquireLease(ctx, r.bucket, "store-b", time.Minute); !errors.Is(err, uploader.ErrLeaseHeld) {
-		t.Fatalf("second holder: %v, want ErrLeaseHeld", err)
+	raw, _ := os.ReadFile(filepath.Join(r.bucketDir, "lease"))
+	host, _ := os.Hostname()
+	if bytes.Contains(raw, []byte(host)) || bytes.Contains(raw, []byte("pid")) {
+		t.Errorf("lease reveals the machine: %s", raw)
 	}
-	if _, err := uploader.AcquireLease(ctx, r.bucket, "store-a", time.Minute); err != nil {
+	_, err = uploader.AcquireLease(ctx, r.bucket, uploader.Holder{Store: "store-b"}, time.Minute, false)
+	if !errors.Is(err, uploader.ErrLeaseHeld) || !strings.Contains(err.Error(), "store-a") || !strings.Contains(err.Error(), "until") {
+		t.Fatalf("second holder: %v, want ErrLeaseHeld naming the holder and expiry", err)
+	}
+	// A recovered copy of store-a is another instance: refused too.
+	if _, err := uploader.AcquireLease(ctx, r.bucket, uploader.Holder{Store: "store-a", Instance: "two"}, time.Minute, false); !errors.Is(err, uploader.ErrLeaseHeld) {
+		t.Fatalf("another instance of the store: %v, want ErrLeaseHeld", err)
+	}
+	if _, err := uploader.AcquireLease(ctx, r.bucket, a1, time.Minute, false); err != nil {
 		t.Fatalf("same store taking its lease back after a restart: %v", err)
 	}
 	if err := a.Renew(ctx); !errors.Is(err, uploader.ErrLeaseHeld) {
 		t.Errorf("renewing a lease taken over meanwhile: %v, want ErrLeaseHeld", err)
+	}
+	// --takeover takes a live lease; the old holder's release leaves it alone.
+	b, err := uploader.AcquireLease(ctx, r.bucket, uploader.Holder{Store: "store-b"}, time.Minute, true)
+	if err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("release of a lost lease: %v", err)
+	}
+	if _, err := uploader.AcquireLease(ctx, r.bucket, a1, time.Minute, false); !errors.Is(err, uploader.ErrLeaseHeld) {
+		t.Fatalf("the old holder's release freed the new holder's lease: %v", err)
+	}
+	if err := b.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := uploader.AcquireLease(ctx, r.bucket, a1, time.Minute, false); err != nil {
+		t.Fatalf("after release: %v", err)
 	}
 }
 
 func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	if _, err := uploader.AcquireLease(ctx, r.bucket, "crashed-store", 10*time.Millisecond); err != nil {
+	if _, err := uploader.AcquireLease(ctx, r.bucket, uploader.Holder{Store: "crashed-store"}, 10*time.Millisecond, false); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	if _, err := uploader.AcquireLease(ctx, r.bucket, "new-store", time.Minute); err != nil {
+	if _, err := uploader.AcquireLease(ctx, r.bucket, uploader.Holder{Store: "new-store"}, time.Minute, false); err != nil {
 		t.Fatalf("taking over an expired lease: %v", err)
 	}
+}
+
+// TestSwappedStoreFileIsNotUploaded: a store file replaced by one that is
+// not the version its job names (another file's ciphertext, a planted file)
+// never reaches the bucket, and the version is not marked synced.
+func TestSwappedStoreFileIsNotUploaded(t *testing.T) {
+	r := newRig(t)
+	swapped := r.addVersion(t, 3, "genuine", true)
+	other, _ := crypto.NewFileID()
+	os.WriteFile(filepath.Join(string(r.data), swapped.String()), versionBytes(other, "genuine"), 0o600)
+	planted := r.addVersion(t, 4, "genuine too", true)
+	os.WriteFile(filepath.Join(string(r.data), planted.String()), []byte("root:x:0:0:secret shadow line"), 0o600)
+	r.addVersion(t, 5, "fine", true)
+	r.run(t)
+	if !waitForCond(20*time.Second, func() bool { return r.content(t, 5).Sync == meta.SyncSynced }) {
+		t.Fatal("the genuine version was never uploaded")
+	}
+	for _, id := range []crypto.FileID{swapped, planted} {
+		if _, err := os.Stat(filepath.Join(r.bucketDir, uploader.ObjectKey(id))); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("object %s uploaded: %v", id, err)
+		}
+	}
+	for _, ino := range []meta.Ino{3, 4} {
+		if c := r.content(t, ino); c.Sync == meta.SyncSynced {
+			t.Errorf("inode %d marked synced", ino)
+		}
+	}
+}
+
+func waitForCond(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }

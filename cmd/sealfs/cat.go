@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/meta"
+	"github.com/sealfs/sealfs/recovery"
+	"github.com/sealfs/sealfs/remote"
+	"github.com/sealfs/sealfs/remote/cache"
+	"github.com/sealfs/sealfs/store"
+)
+
+// catErrorTrailer carries a failure that happened after the daemon started
+// streaming: the client must not take a cut stream for the whole file.
+const catErrorTrailer = "Sealfs-Error"
+
+func runCat(args []string, stdout, stderr io.Writer) error {
+	const usage = "[--store DIR] [--key-file FILE] [--remote URL [--credentials-file F]] PATH"
+	fl := newFlags("cat", usage, stdout)
+	var loc location
+	loc.register(fl)
+	url := fl.String("remote", "", "read from this bucket alone (no store needed): its newest snapshot")
+	credsFile := fl.String("credentials-file", "", "bucket credentials for --remote")
+	if err := parseFlags(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() != 1 {
+		return badInput("usage: sealfs cat %s", usage)
+	}
+	p := path.Clean("/" + fl.Arg(0))
+	if err := loc.resolve(); err != nil {
+		return err
+	}
+	if *url != "" {
+		return catFromBucket(loc.keyFile, *url, *credsFile, p, stdout, stderr)
+	}
+	if !store.Exists(loc.store) {
+		return badInput("store %s does not exist (give --remote URL to read from a bucket alone)", loc.store)
+	}
+	if c := daemonClient(loc.store); c != nil {
+		return catFromDaemon(c, p, stdout)
+	}
+	key, err := crypto.LoadKeyFile(loc.keyFile)
+	if err != nil {
+		return usageError{err}
+	}
+	st, err := store.OpenReadOnly(loc.store, key)
+	if isStoreInputError(err) {
+		return usageError{err}
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var b *remote.Bucket
+	if st.Config.Remote != "" {
+		// Only needed for content that is not local; a bucket that is
+		// down is then the error to report.
+		if b, err = openBucket(st.Dir, key, st.Config.Remote, st.Config.Remote); err == nil {
+			defer b.Close()
+		}
+	}
+	return catTo(stdout, st, b, p)
+}
+
+// catTo writes the plaintext of the file at p to w, from the local
+// ciphertext or, when it is not local, from bucket b. Every byte written
+// was authenticated; an error means w holds a cut copy.
+func catTo(w io.Writer, st *store.Store, b *remote.Bucket, p string) error {
+	var in meta.Inode
+	var c meta.Content
+	err := st.Meta.View(func(tx *meta.Tx) error {
+		ino, err := resolvePath(tx, p)
+		if err != nil {
+			return usageError{err}
+		}
+		if in, err = tx.Inode(ino); err != nil {
+			return err
+		}
+		if in.Mode&syscall.S_IFMT != syscall.S_IFREG {
+			return badInput("%s is not a regular file", quoteName(p))
+		}
+		c, err = tx.Content(ino)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	id := crypto.FileID(c.FileID)
+	var backing crypto.Backing
+	data, err := st.OpenData(id)
+	switch {
+	case err == nil:
+		defer data.Close()
+		backing = data
+	case errors.Is(err, os.ErrNotExist) && b != nil && c.Sync == meta.SyncSynced:
+		if backing, err = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: b}).OpenRemote(id); err != nil {
+			return fmt.Errorf("%s: %w", quoteName(p), err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s: content is missing (not local, not in the bucket)", quoteName(p))
+	default:
+		return err
+	}
+	f, err := crypto.OpenFile(st.Wrapper, backing, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
+	if err == nil && (f.Header().FileID != id || uint64(f.Size()) != in.Size) {
+		err = crypto.ErrAuth
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", quoteName(p), err)
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(f, 0, f.Size())); err != nil {
+		return fmt.Errorf("%s: %w", quoteName(p), err)
+	}
+	return nil
+}
+
+func catFromDaemon(c *http.Client, p string, w io.Writer) error {
+	resp, err := c.Get("http://sealfs/cat?" + url.Values{"path": {p}}.Encode())
+	if err != nil {
+		return fmt.Errorf("ask the mounted daemon: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		err := fmt.Errorf("%s", trimNewline(string(msg)))
+		if resp.StatusCode == http.StatusBadRequest {
+			return usageError{err}
+		}
+		return err
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return err
+	}
+	if msg := resp.Trailer.Get(catErrorTrailer); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// serveCat answers GET /cat for the daemon: the last saved version.
+func serveCat(st *store.Store, sy *syncer) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var b *remote.Bucket
+		if sy != nil {
+			b = sy.bucket
+		}
+		w.Header().Set("Trailer", catErrorTrailer)
+		pw := &probeWriter{w: w}
+		err := catTo(pw, st, b, path.Clean("/"+r.URL.Query().Get("path")))
+		switch {
+		case err == nil:
+		case !pw.wrote && errors.As(err, new(usageError)):
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case !pw.wrote:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		default:
+			w.Header().Set(catErrorTrailer, err.Error())
+		}
+	}
+}
+
+// probeWriter notes whether anything was written, so an error can still
+// become a status code.
+type probeWriter struct {
+	w     io.Writer
+	wrote bool
+}
+
+func (p *probeWriter) Write(b []byte) (int, error) {
+	p.wrote = true
+	return p.w.Write(b)
+}
+
+// catFromBucket reads one file with the bucket and the key alone.
+func catFromBucket(keyFile, url, credsFile, p string, stdout, stderr io.Writer) error {
+	key, err := crypto.LoadKeyFile(keyFile)
+	if err != nil {
+		return usageError{err}
+	}
+	var sealed []byte
+	if credsFile != "" {
+		creds, err := os.ReadFile(credsFile)
+		if err != nil {
+			return usageError{fmt.Errorf("credentials file: %w", err)}
+		}
+		if sealed, err = key.SealCredentials(url, creds); err != nil {
+			return err
+		}
+		clear(creds)
+	}
+	b, err := openBucketWith(key, url, url, sealed)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	tmp, err := os.MkdirTemp("", "sealfs-cat-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := filepath.Join(tmp, "store")
+	if _, err := recovery.Recover(ctx, recovery.Options{Bucket: b, Key: key, Store: dir}); err != nil {
+		if errors.Is(err, recovery.ErrBadInput) {
+			return usageError{err}
+		}
+		return err
+	}
+	st, err := store.Open(dir, key)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return catTo(stdout, st, b, p)
+}

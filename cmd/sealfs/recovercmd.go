@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/recovery"
+)
+
+func runRecover(args []string, stdout, stderr io.Writer) error {
+	const usage = "--remote URL [--store DIR] [--key-file FILE] [--credentials-file F] [--snapshot ID] [--download]"
+	fl := newFlags("recover", usage, stdout)
+	var loc location
+	loc.register(fl)
+	url := fl.String("remote", "", "the bucket URL the lost store synced to (required)")
+	credsFile := fl.String("credentials-file", "", "bucket credentials; kept sealed in the new store")
+	snap := fl.String("snapshot", "", "restore this snapshot (by ID) instead of the newest")
+	dl := fl.Bool("download", false, "download and verify every file now (default: on first read)")
+	if err := parseFlags(fl, args); err != nil {
+		return err
+	}
+	if fl.NArg() != 0 || *url == "" {
+		return badInput("usage: sealfs recover %s", usage)
+	}
+	if err := loc.resolve(); err != nil {
+		return err
+	}
+	key, err := crypto.LoadKeyFile(loc.keyFile)
+	if err != nil {
+		return usageError{err}
+	}
+	var sealed []byte
+	if *credsFile != "" {
+		creds, err := os.ReadFile(*credsFile)
+		if err != nil {
+			return usageError{fmt.Errorf("credentials file: %w", err)}
+		}
+		if sealed, err = key.SealCredentials(*url, creds); err != nil {
+			return err
+		}
+		clear(creds)
+	}
+	b, err := openBucketWith(key, *url, *url, sealed)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts := recovery.Options{Bucket: b, Key: key, Store: loc.store, Sealed: sealed, Snapshot: *snap, Download: *dl}
+	if *dl {
+		opts.Progress = newProgress(stdout)
+	}
+	rep, err := recovery.Recover(ctx, opts)
+	if errors.Is(err, recovery.ErrBadInput) {
+		return usageError{err}
+	}
+	if rep != nil {
+		printReport(stdout, loc.store, rep)
+	}
+	return err
+}
+
+func printReport(w io.Writer, dir string, rep *recovery.Report) {
+	fmt.Fprintf(w, "recovered store %s from snapshot %s taken %s\n", dir, rep.Snapshot.ID(), rep.Snapshot.Taken().Format(time.RFC3339))
+	fmt.Fprintf(w, "files: %d, bytes: %d\n", rep.Files, rep.Bytes)
+	if len(rep.Newer) > 0 {
+		fmt.Fprintf(w, "note: snapshots %v are newer than the newest manifest (a crash between two uploads, or a deleted manifest); --snapshot ID restores one\n", rep.Newer)
+	}
+	if rep.Downloaded > 0 || len(rep.Damaged) > 0 {
+		fmt.Fprintf(w, "downloaded and verified: %d files\n", rep.Downloaded)
+	}
+	for _, p := range rep.Missing {
+		fmt.Fprintf(w, "missing from the bucket (reads EIO): %s\n", quoteName(p))
+	}
+	for _, p := range rep.Damaged {
+		fmt.Fprintf(w, "damaged in the bucket (reads EIO): %s\n", quoteName(p))
+	}
+	if len(rep.Missing)+len(rep.Damaged) == 0 {
+		fmt.Fprintln(w, "every file's content is in the bucket")
+	}
+}

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/meta"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotEmpty: a store is only ever restored into a new or empty directory.
+var ErrNotEmpty = errors.New("directory is not empty; recover into a new one")
+
+// CheckEmpty returns ErrNotEmpty unless dir is missing or an empty directory.
+func CheckEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store directory: %w", err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s: %w", dir, ErrNotEmpty)
+	}
+	return nil
+}
+
+// Restore makes a store in the new or empty directory dir for a store that
+// existed elsewhere: cfg names it (store ID, remote), sealed are its bucket
+// credentials sealed for cfg.Remote (or nil), and fill loads its metadata
+// into the new database. The config is written last, so a restore cut
+// short leaves no store; on failure everything created is removed again.
+func Restore(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, fill func(*meta.Store) error) (err error) {
+	if err := CheckEmpty(dir); err != nil {
+		return err
+	}
+	_, statErr := os.Stat(dir)
+	existed := statErr == nil
+	defer func() {
+		if err == nil {
+			return
+		}
+		if existed {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
+	cfg.Format, cfg.KeyID = FormatVersion, key.ID().String()
+	if cfg.Instance, err = newInstance(); err != nil {
+		return err
+	}
+	if cfg.BlockSize == 0 {
+		cfg.BlockSize = crypto.DefaultBlockSize
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		return fmt.Errorf("create store: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("create store: %w", err)
+	}
+	lock, err := lockStore(dir, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	m, err := meta.Open(filepath.Join(dir, "meta"), metaKeys(key))
+	if err != nil {
+		return err
+	}
+	err = fill(m)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if sealed != nil {
+		if err := WriteSealedCredentials(dir, sealed); err != nil {
+			return err
+		}
+	}
+	return writeConfig(dir, key, cfg)
+}
