@@ -38,6 +38,16 @@ var tamperCases = []tamperCase{
 		writeBlock(t, f[0], 1, b)
 		writeBlock(t, f[0], 2, a)
 	}},
+	{"header block size raised to 16 MiB", 1, func(t *testing.T, f []string) {
+		// Version 2 header: block size at offset 10; the header tag fails.
+		patchFile(t, f[0], 10, []byte{1, 0, 0, 0})
+	}},
+	{"two files' ciphertexts swapped", 2, func(t *testing.T, f []string) {
+		a, _ := os.ReadFile(f[0])
+		b, _ := os.ReadFile(f[1])
+		mustWriteFile(t, f[0], b, 0o600)
+		mustWriteFile(t, f[1], a, 0o600)
+	}},
 	{"block moved between files", 2, func(t *testing.T, f []string) {
 		a, b := readBlock(t, f[0], 1), readBlock(t, f[1], 1)
 		writeBlock(t, f[0], 1, b)
@@ -207,6 +217,19 @@ func flipMiddleByte(t *testing.T, p string) {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// patchFile overwrites p at off with b.
+func patchFile(t *testing.T, p string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
 }
