@@ -67,6 +67,9 @@ type Report struct {
 	Problems []Problem `json:"problems"`
 	Orphans  []string  `json:"orphans,omitempty"` // data files without a record
 	Removed  int       `json:"removed,omitempty"`
+	// TempRemoved counts the temporary files a crashed upload had left in
+	// a file:// bucket (older than an hour), removed by the check.
+	TempRemoved int `json:"temp_removed,omitempty"`
 }
 
 // Clean reports whether nothing is wrong.
@@ -138,6 +141,9 @@ func Run(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 			return nil, err
 		}
 		rep.Objects = len(objects)
+		if rep.TempRemoved, err = o.Bucket.CleanTemp(ctx, inFlightAge); err != nil {
+			return nil, err
+		}
 	}
 	var c *cache.Cache
 	if o.Bucket != nil {

@@ -68,7 +68,7 @@ func TestKillDuringRsync(t *testing.T) {
 		}
 		rsyncErr := cmd.Wait()
 		t.Logf("round %d: killed after %d of %d changed files; rsync: %v", round, copied, changed, rsyncErr)
-		unmountDir(t, m.Dir)
+		unmountDead(t, m.Dir)
 		m = mountSealfs(t, withStore(m.Store, m.Key), withMountpoint(m.Dir), tolerateExitError())
 
 		checkAfterKill(t, dst, cur, prev)

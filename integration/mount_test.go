@@ -249,6 +249,29 @@ func unmountDir(t *testing.T, dir string) {
 	}
 }
 
+// unmountDead unmounts the mount of a daemon that was killed. Processes
+// that had files open on it (rsync's receiver, after its parent exited)
+// may take a moment to go, so a busy mount is retried for a while before
+// unmountDir reports it.
+func unmountDead(t *testing.T, dir string) {
+	t.Helper()
+	plain := []string{"umount", dir}
+	if os.Geteuid() != 0 {
+		plain = []string{"fusermount3", "-u", dir}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if exec.Command(plain[0], plain[1:]...).Run() == nil {
+			return
+		}
+		if _, mounted := mountFSType(t, dir); !mounted {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	unmountDir(t, dir)
+}
+
 // requireFuse fails the test when FUSE cannot work on this machine.
 func requireFuse(t *testing.T) {
 	t.Helper()

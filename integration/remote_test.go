@@ -333,8 +333,8 @@ func TestStatusAndSyncTimeout(t *testing.T) {
 		mustWriteFile(t, filepath.Join(m.Dir, fmt.Sprintf("queued-%d", i)), randomBytes(uint64(i), 70000), 0o644)
 	}
 	r := runSealfs(t, nil, "sync", "--wait", "--timeout", "1s", "--store", store, "--key-file", key)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "timed out") {
-		t.Errorf("sync --wait against a dead bucket: exit %d, stderr %q; want 1 and a timeout message", r.Code, r.Stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "timed out") || !strings.Contains(r.Stderr, "3 files pending (/queued-") {
+		t.Errorf("sync --wait against a dead bucket: exit %d, stderr %q; want 1 and a timeout message naming the files", r.Code, r.Stderr)
 	}
 	var st struct {
 		Mounted      bool   `json:"mounted"`

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/sealfs/sealfs/crypto"
@@ -102,6 +103,9 @@ func Recover(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if o.Download {
+		// The restore's database is closed: give its memory back before
+		// the download opens the store again, so the peaks do not add up.
+		debug.FreeOSMemory()
 		if err := download(ctx, o, rep); err != nil {
 			return rep, err
 		}

@@ -168,3 +168,21 @@ func (b *Bucket) List(ctx context.Context, prefix string, fn func(driver.Attribu
 	}
 	return b.wrap("list", prefix, err)
 }
+
+// tempCleaner is a driver that can leave temporary files after a crash
+// (file://); object stores never show unfinished uploads as objects.
+type tempCleaner interface {
+	CleanTemp(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// CleanTemp removes temporary files older than olderThan that a crashed
+// writer left behind, where the backend has such files; it returns how
+// many it removed.
+func (b *Bucket) CleanTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+	c, ok := b.drv.(tempCleaner)
+	if !ok {
+		return 0, nil
+	}
+	n, err := c.CleanTemp(ctx, olderThan)
+	return n, b.wrap("clean temporary files", "", err)
+}

@@ -179,6 +179,9 @@ func printCheck(w io.Writer, rep *check.Report, withRemote bool) {
 		}
 		fmt.Fprintf(w, "%s: %s\n", verb, o)
 	}
+	if rep.TempRemoved > 0 {
+		fmt.Fprintf(w, "removed %d temporary files a crashed upload left in the bucket\n", rep.TempRemoved)
+	}
 	where := "store"
 	if withRemote {
 		where = fmt.Sprintf("store and bucket (%d objects)", rep.Objects)

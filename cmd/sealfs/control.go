@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	sealfs "github.com/sealfs/sealfs/fs"
+	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -90,7 +92,7 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error
 			return
 		}
 		if err := sy.up.WaitSynced(ctx); err != nil {
-			http.Error(w, "timed out with uploads pending", http.StatusRequestTimeout)
+			http.Error(w, pendingDetail(st, sy), http.StatusRequestTimeout)
 			return
 		}
 		// Recoverable means: in the bucket and named by a snapshot there.
@@ -140,4 +142,41 @@ func daemonClient(storeDir string) *http.Client {
 			return d.DialContext(ctx, "unix", p)
 		}},
 	}
+}
+
+// pendingDetail says what a timed-out sync is still waiting for: how many
+// files, the first few by path, and the uploader's last error.
+func pendingDetail(st *store.Store, sy *syncer) string {
+	const shown = 5
+	status, err := sy.up.Status()
+	if err != nil {
+		return "uploads pending"
+	}
+	var inos []meta.Ino
+	st.Meta.View(func(tx *meta.Tx) error {
+		return tx.Uploads(func(j meta.Upload) bool {
+			inos = append(inos, j.Ino)
+			return len(inos) < shown
+		})
+	})
+	var names []string
+	if paths, err := meta.Paths(st.Meta); err == nil {
+		for _, ino := range inos {
+			if p, ok := paths[ino]; ok {
+				names = append(names, quoteName(p))
+			}
+		}
+	}
+	msg := fmt.Sprintf("%d files pending", status.PendingFiles)
+	if len(names) > 0 {
+		msg += " (" + strings.Join(names, ", ")
+		if status.PendingFiles > len(names) {
+			msg += ", ..."
+		}
+		msg += ")"
+	}
+	if status.LastError != "" {
+		msg += "; last error: " + status.LastError
+	}
+	return msg
 }

