@@ -189,16 +189,9 @@ func catFromBucket(keyFile, url, credsFile, p string, stdout, stderr io.Writer) 
 	if err != nil {
 		return usageError{err}
 	}
-	var sealed []byte
-	if credsFile != "" {
-		creds, err := os.ReadFile(credsFile)
-		if err != nil {
-			return usageError{fmt.Errorf("credentials file: %w", err)}
-		}
-		if sealed, err = key.SealCredentials(url, creds); err != nil {
-			return err
-		}
-		clear(creds)
+	sealed, err := sealCredentialsFile(key, url, credsFile)
+	if err != nil {
+		return err
 	}
 	b, err := openBucketWith(key, url, url, sealed)
 	if err != nil {

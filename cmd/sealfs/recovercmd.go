@@ -16,7 +16,7 @@ import (
 )
 
 // recoverMemoryLimit is the soft limit of recover's Go heap.
-const recoverMemoryLimit = 96 << 20
+const recoverMemoryLimit = 128 << 20
 
 func runRecover(args []string, stdout, stderr io.Writer) error {
 	const usage = "--remote URL [--store DIR] [--key-file FILE] [--credentials-file F] [--snapshot ID] [--download]"
@@ -40,16 +40,9 @@ func runRecover(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	var sealed []byte
-	if *credsFile != "" {
-		creds, err := os.ReadFile(*credsFile)
-		if err != nil {
-			return usageError{fmt.Errorf("credentials file: %w", err)}
-		}
-		if sealed, err = key.SealCredentials(*url, creds); err != nil {
-			return err
-		}
-		clear(creds)
+	sealed, err := sealCredentialsFile(key, *url, *credsFile)
+	if err != nil {
+		return err
 	}
 	b, err := openBucketWith(key, *url, *url, sealed)
 	if err != nil {

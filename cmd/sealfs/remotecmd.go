@@ -46,16 +46,9 @@ func setRemote(loc location, url, credsFile string, stderr io.Writer) error {
 	if _, err := store.CheckKey(loc.store, key); err != nil {
 		return usageError{err}
 	}
-	var sealed []byte
-	if credsFile != "" {
-		creds, err := os.ReadFile(credsFile)
-		if err != nil {
-			return usageError{fmt.Errorf("credentials file: %w", err)}
-		}
-		if sealed, err = key.SealCredentials(url, creds); err != nil {
-			return err
-		}
-		clear(creds)
+	sealed, err := sealCredentialsFile(key, url, credsFile)
+	if err != nil {
+		return err
 	}
 	b, err := openBucketWith(key, url, url, sealed)
 	if err != nil {
@@ -71,4 +64,18 @@ func setRemote(loc location, url, credsFile string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "sealfs: remote set to %s (used from the next mount)\n", b.URL())
 	return nil
+}
+
+// sealCredentialsFile reads a bucket credentials file and seals it for the
+// bucket at url; nil when path is "". The plaintext is cleared at once.
+func sealCredentialsFile(key *crypto.MasterKey, url, path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	creds, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("credentials file: %w", err)}
+	}
+	defer clear(creds)
+	return key.SealCredentials(url, creds)
 }

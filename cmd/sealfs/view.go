@@ -24,16 +24,9 @@ func serveBucketView(keyFile string, so syncOptions, credsFile, mnt string, mo m
 	if err != nil {
 		return usageError{err}
 	}
-	var sealed []byte
-	if credsFile != "" {
-		creds, err := os.ReadFile(credsFile)
-		if err != nil {
-			return usageError{fmt.Errorf("credentials file: %w", err)}
-		}
-		if sealed, err = key.SealCredentials(url, creds); err != nil {
-			return err
-		}
-		clear(creds)
+	sealed, err := sealCredentialsFile(key, url, credsFile)
+	if err != nil {
+		return err
 	}
 	b, err := openBucketWith(key, url, url, sealed)
 	if err != nil {
