@@ -6,21 +6,19 @@ package check
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/cache"
-	"github.com/sealfs/sealfs/remote/driver"
+	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -137,7 +135,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 
 	var objects map[[16]byte]int64
 	if o.Bucket != nil {
-		if objects, err = listObjects(ctx, o.Bucket); err != nil {
+		if objects, err = uploader.ListObjects(ctx, o.Bucket); err != nil {
 			return nil, err
 		}
 		rep.Objects = len(objects)
@@ -270,19 +268,4 @@ func orphans(st *store.Store, referenced map[[16]byte]bool, o Options, rep *Repo
 		}
 	}
 	return nil
-}
-
-func listObjects(ctx context.Context, b *remote.Bucket) (map[[16]byte]int64, error) {
-	objects := map[[16]byte]int64{}
-	err := b.List(ctx, "data/", func(a driver.Attributes) error {
-		raw, err := hex.DecodeString(strings.TrimPrefix(a.Key, "data/"))
-		if err == nil && len(raw) == 16 {
-			objects[[16]byte(raw)] = a.Size
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list the bucket: %w", err)
-	}
-	return objects, nil
 }

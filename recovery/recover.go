@@ -6,7 +6,6 @@ package recovery
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
-	"github.com/sealfs/sealfs/remote/driver"
 	"github.com/sealfs/sealfs/remote/snapshot"
 	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
@@ -88,7 +86,7 @@ func Recover(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer cleanup()
 	rep.Snapshot = entry
-	objects, err := listObjects(ctx, o.Bucket)
+	objects, err := uploader.ListObjects(ctx, o.Bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -153,22 +151,6 @@ func ids(m *snapshot.Manifest) string {
 		s = append(s, e.ID())
 	}
 	return strings.Join(s, ", ")
-}
-
-// listObjects returns the size of every data object, by file ID.
-func listObjects(ctx context.Context, b *remote.Bucket) (map[[16]byte]int64, error) {
-	objects := map[[16]byte]int64{}
-	err := b.List(ctx, "data/", func(a driver.Attributes) error {
-		b, err := hex.DecodeString(strings.TrimPrefix(a.Key, "data/"))
-		if err == nil && len(b) == 16 {
-			objects[[16]byte(b)] = a.Size
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list data objects: %w", err)
-	}
-	return objects, nil
 }
 
 // settle makes the loaded metadata that of a store with no local content:

@@ -8,7 +8,6 @@ import (
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
-	"golang.org/x/sys/unix"
 )
 
 // ErrNotEmpty: a store is only ever restored into a new or empty directory.
@@ -60,32 +59,5 @@ func Restore(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, fill 
 	if cfg.BlockSize == 0 {
 		cfg.BlockSize = crypto.DefaultBlockSize
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
-		return fmt.Errorf("create store: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("create store: %w", err)
-	}
-	lock, err := lockStore(dir, unix.LOCK_EX)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	m, err := meta.Open(filepath.Join(dir, "meta"), metaKeys(key))
-	if err != nil {
-		return err
-	}
-	err = fill(m)
-	if cerr := m.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if sealed != nil {
-		if err := WriteSealedCredentials(dir, sealed); err != nil {
-			return err
-		}
-	}
-	return writeConfig(dir, key, cfg)
+	return create(dir, key, cfg, sealed, fill)
 }

@@ -97,12 +97,18 @@ func Init(dir string, key *crypto.MasterKey) error {
 		return err
 	}
 	cfg := Config{Format: FormatVersion, KeyID: key.ID().String(), BlockSize: crypto.DefaultBlockSize, StoreID: id.String(), Instance: instance}
-	return create(dir, key, cfg)
+	return create(dir, key, cfg, nil, nil)
 }
 
-// create makes the store in dir (which holds none) with cfg.
-func create(dir string, key *crypto.MasterKey, cfg Config) error {
+// create makes the store in dir (which holds none) with cfg: the
+// directory (the user's alone), the lock, the metadata database, which
+// fill (if any) loads, the sealed credentials (if any), and the config,
+// written last since its presence marks a complete store.
+func create(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, fill func(*meta.Store) error) error {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		return fmt.Errorf("create store: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("create store: %w", err)
 	}
 	// The lock file and an empty metadata database exist from the start,
@@ -116,10 +122,20 @@ func create(dir string, key *crypto.MasterKey, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Close(); err != nil {
+	if fill != nil {
+		err = fill(m)
+	}
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
-	// The config is written last: its presence marks a complete store.
+	if sealed != nil {
+		if err := WriteSealedCredentials(dir, sealed); err != nil {
+			return err
+		}
+	}
 	return writeConfig(dir, key, cfg)
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,13 +8,10 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
-	"github.com/sealfs/sealfs/recovery"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/cache"
 	"github.com/sealfs/sealfs/store"
@@ -185,37 +181,15 @@ func (p *probeWriter) Write(b []byte) (int, error) {
 
 // catFromBucket reads one file with the bucket and the key alone.
 func catFromBucket(keyFile, url, credsFile, p string, stdout, stderr io.Writer) error {
-	key, err := crypto.LoadKeyFile(keyFile)
-	if err != nil {
-		return usageError{err}
-	}
-	sealed, err := sealCredentialsFile(key, url, credsFile)
+	v, err := openBucketView(keyFile, url, credsFile)
 	if err != nil {
 		return err
 	}
-	b, err := openBucketWith(key, url, url, sealed)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	tmp, err := os.MkdirTemp("", "sealfs-cat-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	dir := filepath.Join(tmp, "store")
-	if _, err := recovery.Recover(ctx, recovery.Options{Bucket: b, Key: key, Store: dir}); err != nil {
-		if errors.Is(err, recovery.ErrBadInput) {
-			return usageError{err}
-		}
-		return err
-	}
-	st, err := store.Open(dir, key)
+	defer v.Close()
+	st, err := store.Open(v.dir, v.key)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return catTo(stdout, st, b, p)
+	return catTo(stdout, st, v.bucket, p)
 }

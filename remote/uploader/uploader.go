@@ -5,17 +5,20 @@ package uploader
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
+	"github.com/sealfs/sealfs/remote/driver"
 	"github.com/sealfs/sealfs/remote/snapshot"
 )
 
@@ -64,6 +67,23 @@ type Uploader struct {
 // ObjectKey is where version id is stored in the bucket: an opaque name,
 // the version's random file ID.
 func ObjectKey(id [16]byte) string { return "data/" + crypto.FileID(id).String() }
+
+// ListObjects returns the size of every version object in the bucket, by
+// file ID (recover and check compare them with the records).
+func ListObjects(ctx context.Context, b *remote.Bucket) (map[[16]byte]int64, error) {
+	objects := map[[16]byte]int64{}
+	err := b.List(ctx, "data/", func(a driver.Attributes) error {
+		raw, err := hex.DecodeString(strings.TrimPrefix(a.Key, "data/"))
+		if err == nil && len(raw) == 16 {
+			objects[[16]byte(raw)] = a.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list data objects: %w", err)
+	}
+	return objects, nil
+}
 
 // New makes an Uploader; Run starts it.
 func New(cfg Config) *Uploader {
