@@ -165,7 +165,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 			rep.Problems = append(rep.Problems, Problem{v.path, problem})
 		}
 		if o.Bucket != nil && v.c.Sync == meta.SyncSynced {
-			if problem := checkRemote(st, c, objects, v, readAll); problem != "" {
+			if problem := checkRemote(ctx, st, c, objects, v, readAll); problem != "" {
 				rep.Problems = append(rep.Problems, Problem{v.path, problem})
 			}
 		}
@@ -215,7 +215,7 @@ func checkLocal(st *store.Store, v version, readAll bool) string {
 	return authenticate(st.Wrapper, f, v, readAll, "content")
 }
 
-func checkRemote(st *store.Store, c *cache.Cache, objects map[[16]byte]int64, v version, readAll bool) string {
+func checkRemote(ctx context.Context, st *store.Store, c *cache.Cache, objects map[[16]byte]int64, v version, readAll bool) string {
 	size, ok := objects[v.c.FileID]
 	if !ok {
 		return "object missing from the bucket"
@@ -226,7 +226,7 @@ func checkRemote(st *store.Store, c *cache.Cache, objects map[[16]byte]int64, v 
 	if !readAll {
 		return ""
 	}
-	rf, err := c.OpenRemote(crypto.FileID(v.c.FileID))
+	rf, err := c.OpenRemote(ctx, crypto.FileID(v.c.FileID))
 	if err != nil {
 		return "object: " + err.Error()
 	}

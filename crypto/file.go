@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"context"
 	"crypto/cipher"
 	"errors"
 	"fmt"
@@ -16,6 +17,21 @@ type Backing interface {
 	io.WriterAt
 	Truncate(size int64) error
 	Stat() (os.FileInfo, error)
+}
+
+// ContextReaderAt is a Backing whose reads can be cut short: a bucket
+// object read over the network. Reads given a context (OpenFileContext,
+// ReadAtContext) use it, so an interrupted FUSE request stops waiting.
+type ContextReaderAt interface {
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+}
+
+// readBacking reads from b, with ctx when b can take one.
+func readBacking(ctx context.Context, b Backing, p []byte, off int64) (int, error) {
+	if cb, ok := b.(ContextReaderAt); ok {
+		return cb.ReadAtContext(ctx, p, off)
+	}
+	return b.ReadAt(p, off)
 }
 
 // Nonce safety. Every block seal draws a fresh random 96-bit nonce from
@@ -121,7 +137,12 @@ func createFile(w *Wrapper, b Backing, fileID FileID, blockSize int) (*File, err
 // A version 1 file carries its own wrapped DEK, which is used when k is the
 // zero FileKey; version 1 files open read-only.
 func OpenFile(w *Wrapper, b Backing, k FileKey) (*File, error) {
-	hdr, err := readHeader(b)
+	return OpenFileContext(context.Background(), w, b, k)
+}
+
+// OpenFileContext is OpenFile whose reads of b end when ctx does.
+func OpenFileContext(ctx context.Context, w *Wrapper, b Backing, k FileKey) (*File, error) {
+	hdr, err := readHeader(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("open file: %w", err)
 	}
@@ -154,7 +175,7 @@ func OpenFile(w *Wrapper, b Backing, k FileKey) (*File, error) {
 		return nil, fmt.Errorf("open file %s: %w", hdr.FileID, err)
 	}
 	last := lastBlockIndex(f.size, f.bs)
-	f.tail, err = f.loadBlock(f.tail[:0], last, int(f.size-last*f.bs), true)
+	f.tail, err = f.loadBlock(ctx, f.tail[:0], last, int(f.size-last*f.bs), true)
 	if err != nil {
 		return nil, fmt.Errorf("open file %s: %w", hdr.FileID, err)
 	}
@@ -162,9 +183,9 @@ func OpenFile(w *Wrapper, b Backing, k FileKey) (*File, error) {
 }
 
 // readHeader reads and parses the header at the start of b.
-func readHeader(b Backing) (*Header, error) {
+func readHeader(ctx context.Context, b Backing) (*Header, error) {
 	buf := make([]byte, max(HeaderSize, HeaderSizeV1))
-	n, err := b.ReadAt(buf, 0)
+	n, err := readBacking(ctx, b, buf, 0)
 	if n < offBlockSize {
 		if err == nil || err == io.EOF {
 			err = fmt.Errorf("short header: %w", ErrAuth)
@@ -223,12 +244,12 @@ func (f *File) Size() int64 {
 
 // loadBlock reads block i (n plaintext bytes, sealed final or not) from the
 // backing and appends its plaintext to dst. Callers hold mu exclusively.
-func (f *File) loadBlock(dst []byte, i int64, n int, final bool) ([]byte, error) {
+func (f *File) loadBlock(ctx context.Context, dst []byte, i int64, n int, final bool) ([]byte, error) {
 	if cap(f.wbuf.cblk) < n+BlockOverhead {
 		f.wbuf.cblk = make([]byte, f.bs+BlockOverhead)
 	}
 	cblk := f.wbuf.cblk[:n+BlockOverhead]
-	if err := f.readCipher(cblk, i); err != nil {
+	if err := f.readCipher(ctx, cblk, i); err != nil {
 		return dst, err
 	}
 	out, err := f.aead.Open(dst, nil, cblk, f.wbuf.aad.set(i, final))
@@ -241,8 +262,8 @@ func (f *File) loadBlock(dst []byte, i int64, n int, final bool) ([]byte, error)
 
 // readCipher fills buf with the ciphertext starting at block i; a backing
 // shorter than the file's size says is tampering.
-func (f *File) readCipher(buf []byte, i int64) error {
-	n, err := f.b.ReadAt(buf, blockToCipherOff(i, f.bs, f.hs))
+func (f *File) readCipher(ctx context.Context, buf []byte, i int64) error {
+	n, err := readBacking(ctx, f.b, buf, blockToCipherOff(i, f.bs, f.hs))
 	if n == len(buf) {
 		return nil
 	}
@@ -256,6 +277,11 @@ func (f *File) readCipher(buf []byte, i int64) error {
 // been authenticated; a block that fails gives an error wrapping ErrAuth
 // that names the block.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt whose reads of the backing end when ctx does.
+func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.err != nil {
@@ -268,7 +294,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	want := int(min(int64(len(p)), f.size-off))
-	n, err := f.readLocked(p[:want], off)
+	n, err := f.readLocked(ctx, p[:want], off)
 	if err == nil && want < len(p) {
 		err = io.EOF
 	}
@@ -276,7 +302,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // readLocked fills p from off; off+len(p) <= size.
-func (f *File) readLocked(p []byte, off int64) (int, error) {
+func (f *File) readLocked(ctx context.Context, p []byte, off int64) (int, error) {
 	last := lastBlockIndex(f.size, f.bs)
 	var rb *readBufs
 	defer func() {
@@ -297,7 +323,7 @@ func (f *File) readLocked(p []byte, off int64) (int, error) {
 		// Blocks i..j-1 are full, non-final, and all come from the backing.
 		endBlk := (off + int64(len(p)-n) - 1) / f.bs
 		j := min(endBlk+1, last, i+int64(f.runBlocks()))
-		m, err := f.readRun(p[n:], off, i, j, rb)
+		m, err := f.readRun(ctx, p[n:], off, i, j, rb)
 		n += m
 		off += int64(m)
 		if err != nil {
@@ -309,10 +335,10 @@ func (f *File) readLocked(p []byte, off int64) (int, error) {
 
 // readRun reads full blocks [i, j) with one backing call, and copies the
 // plaintext from off on into p.
-func (f *File) readRun(p []byte, off, i, j int64, rb *readBufs) (int, error) {
+func (f *File) readRun(ctx context.Context, p []byte, off, i, j int64, rb *readBufs) (int, error) {
 	cbs := int(f.bs + BlockOverhead)
 	buf := rb.cipher[:int(j-i)*cbs]
-	if err := f.readCipher(buf, i); err != nil {
+	if err := f.readCipher(ctx, buf, i); err != nil {
 		return 0, err
 	}
 	n := 0

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -119,7 +120,7 @@ func OpenSnapshot(k *MasterKey, b Backing) (SnapshotInfo, *File, error) {
 	}
 	defer clear(dek)
 	content := offsetBacking{b, int64(SnapshotDescriptorSize)}
-	hdr, err := readHeader(content)
+	hdr, err := readHeader(context.Background(), content)
 	if err != nil {
 		return info, nil, fmt.Errorf("open snapshot: %w", err)
 	}

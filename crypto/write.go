@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -158,7 +159,7 @@ func (f *File) writeLocked(p []byte, off int64) error {
 
 // rewriteBlock overlays chunk at in on middle block i and adds it to the run.
 func (f *File) rewriteBlock(i int64, in int, chunk []byte) error {
-	plain, err := f.loadBlock(f.spareBlock(), i, int(f.bs), false)
+	plain, err := f.loadBlock(context.Background(), f.spareBlock(), i, int(f.bs), false)
 	if err != nil {
 		return err
 	}
@@ -225,7 +226,7 @@ func (f *File) shrinkLocked(size int64) error {
 	oldLast, newLast := lastBlockIndex(f.size, f.bs), lastBlockIndex(size, f.bs)
 	if newLast != oldLast {
 		// Load into spare scratch: a failure must leave the tail intact.
-		blk, err := f.loadBlock(f.spareBlock(), newLast, int(f.bs), false)
+		blk, err := f.loadBlock(context.Background(), f.spareBlock(), newLast, int(f.bs), false)
 		if err != nil {
 			return fmt.Errorf("truncate to %d: %w", size, err)
 		}

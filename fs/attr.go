@@ -55,7 +55,7 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 // land between saving the file and setting the attributes.
 func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, sa *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := sa.GetSize(); ok {
-		if errno := n.truncate(fh, int64(size)); errno != 0 {
+		if errno := n.truncate(ctx, fh, int64(size)); errno != 0 {
 			return errno
 		}
 	}
@@ -93,7 +93,7 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, sa *fuse.SetAttr
 // truncate changes a file's size, through the handle's open content or, by
 // path, by opening it for the call. Truncating a closed file to zero does
 // not read the old version, so a damaged one can be emptied.
-func (n *node) truncate(fh gofs.FileHandle, size int64) syscall.Errno {
+func (n *node) truncate(ctx context.Context, fh gofs.FileHandle, size int64) syscall.Errno {
 	f := fileOf(fh)
 	if f == nil {
 		access := version.Write
@@ -101,7 +101,7 @@ func (n *node) truncate(fh gofs.FileHandle, size int64) syscall.Errno {
 			access = version.Replace
 		}
 		var err error
-		if f, err = n.fsys.versions.Acquire(n.ino, access); err != nil {
+		if f, err = n.fsys.versions.Acquire(ctx, n.ino, access); err != nil {
 			return n.contentErrno("truncate", err)
 		}
 		defer func() { n.fsys.versions.Release(f) }()

@@ -8,6 +8,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sealfs/sealfs/fs/version"
 	"github.com/sealfs/sealfs/meta"
 )
 
@@ -200,7 +201,7 @@ func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse
 		if err := tx.PutInode(*in); err != nil {
 			return err
 		}
-		return tx.MarkOrphan(in.Ino)
+		return tx.MarkOrphan(in.Ino, "")
 	})
 }
 
@@ -209,9 +210,19 @@ func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse
 func (n *node) createFile(ctx context.Context, mode uint32, out *fuse.EntryOut, place func(*meta.Tx, *meta.Inode) error) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	n.fsys.nsMu.Lock()
 	defer n.fsys.nsMu.Unlock()
-	in, err := n.newInode(ctx, syscall.S_IFREG|mode&^syscall.S_IFMT)
+	in, f, err := n.createContent(ctx, mode, place)
 	if err != nil {
 		return nil, nil, 0, toErrno(err)
+	}
+	child := n.fsys.newChild(ctx, n.EmbeddedInode(), &in, out)
+	return child, &handle{f}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// createContent is createFile without the kernel's side. Callers hold nsMu.
+func (n *node) createContent(ctx context.Context, mode uint32, place func(*meta.Tx, *meta.Inode) error) (meta.Inode, *version.File, error) {
+	in, err := n.newInode(ctx, syscall.S_IFREG|mode&^syscall.S_IFMT)
+	if err != nil {
+		return in, nil, err
 	}
 	f, err := n.fsys.versions.Create(in.Ino, func(tx *meta.Tx) error {
 		placed := in // place may run more than once
@@ -221,11 +232,7 @@ func (n *node) createFile(ctx context.Context, mode uint32, out *fuse.EntryOut, 
 		in = placed
 		return nil
 	})
-	if err != nil {
-		return nil, nil, 0, toErrno(err)
-	}
-	child := n.fsys.newChild(ctx, n.EmbeddedInode(), &in, out)
-	return child, &handle{f}, fuse.FOPEN_KEEP_CACHE, 0
+	return in, f, err
 }
 
 // Readlink returns a symlink's target.

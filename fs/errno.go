@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"errors"
 	"syscall"
 
@@ -18,6 +19,8 @@ func toErrno(err error) syscall.Errno {
 	switch {
 	case errors.Is(err, meta.ErrNotFound):
 		return syscall.ENOENT
+	case errors.Is(err, context.Canceled):
+		return syscall.EINTR // the kernel interrupted the request
 	case errors.Is(err, crypto.ErrAuth), errors.Is(err, crypto.ErrWrongKey):
 		return syscall.EIO
 	case errors.As(err, &errno):

@@ -45,7 +45,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 			access = version.Replace
 		}
 	}
-	f, err := n.fsys.versions.Acquire(n.ino, access)
+	f, err := n.fsys.versions.Acquire(ctx, n.ino, access)
 	if err != nil {
 		return nil, 0, n.contentErrno("open", err)
 	}
@@ -67,7 +67,7 @@ func (n *node) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 	}
 	f.RLock()
 	defer f.RUnlock()
-	nr, err := f.ReadAt(dest, off)
+	nr, err := f.ReadAtContext(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, n.contentErrno("read", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,9 @@ type FS struct {
 	// their read-modify-write of meta records simple and deadlock-free.
 	// Reads and writes of file content do not take it.
 	nsMu sync.Mutex
+
+	// mounted is set once the kernel holds the tree (see outside.go).
+	mounted atomic.Bool
 }
 
 // New opens the filesystem: it creates the root directory of a new store,

@@ -16,6 +16,14 @@ import (
 // whole filesystem) and unmounts it when the test ends.
 func mountFS(t *testing.T) (mnt string, st *store.Store) {
 	t.Helper()
+	mnt, st, _ = mountFSys(t, nil)
+	return mnt, st
+}
+
+// mountFSys is mountFS that also returns the filesystem; before, when set,
+// runs on it before it is mounted.
+func mountFSys(t *testing.T, before func(*sealfs.FS)) (mnt string, st *store.Store, fsys *sealfs.FS) {
+	t.Helper()
 	dir := t.TempDir()
 	key, err := crypto.CreateKeyFile(filepath.Join(dir, "key"))
 	if err != nil {
@@ -28,12 +36,15 @@ func mountFS(t *testing.T) (mnt string, st *store.Store) {
 	if st, err = store.Open(storeDir, key); err != nil {
 		t.Fatal(err)
 	}
-	fsys, err := sealfs.New(sealfs.Config{
+	fsys, err = sealfs.New(sealfs.Config{
 		Meta: st.Meta, Data: st, Wrapper: st.Wrapper,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(fsys)
 	}
 	mnt = filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -54,5 +65,5 @@ func mountFS(t *testing.T) (mnt string, st *store.Store) {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return mnt, st
+	return mnt, st, fsys
 }

@@ -17,6 +17,9 @@ type node struct {
 	gofs.Inode
 	fsys *FS
 	ino  meta.Ino
+	// at is the path of a node made for a change from outside the mount
+	// (see outside.go), which the kernel's tree may not hold.
+	at string
 }
 
 // inode loads n's attributes as the kernel must see them, with the unsaved
@@ -27,11 +30,26 @@ func (n *node) inode() (meta.Inode, error) {
 
 // path names n for log lines; "?" when go-fuse no longer knows a name.
 func (n *node) path() string {
+	if n.at != "" {
+		return n.at
+	}
 	p := n.Path(n.fsys.root.EmbeddedInode())
 	if p == "" && n.ino != meta.RootIno {
 		return "?"
 	}
 	return "/" + p
+}
+
+// childPath is the path of name in directory n; "" when n's is unknown.
+func (n *node) childPath(name string) string {
+	switch p := n.path(); p {
+	case "?":
+		return ""
+	case "/":
+		return "/" + name
+	default:
+		return p + "/" + name
+	}
 }
 
 // newChild makes the go-fuse inode for in under parent and fills out. in

@@ -94,7 +94,7 @@ func (n *node) unlinkInode(tx *meta.Tx, e meta.Entry, now int64) (*meta.Ino, err
 	if in.Nlink > 0 {
 		return nil, nil
 	}
-	if err := tx.MarkOrphan(ino); err != nil {
+	if err := tx.MarkOrphan(ino, n.childPath(e.Name)); err != nil {
 		return nil, err
 	}
 	if n.GetChild(e.Name) != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -392,5 +393,66 @@ func TestEvictedReadWhileBucketIsGone(t *testing.T) {
 	if err := os.Rename(away, bucketDir); err != nil {
 		t.Fatal(err)
 	}
+	compareBytes(t, filepath.Join(m2.Dir, "evicted"), data)
+}
+
+// TestEvictedReadIsInterruptible: a program stuck reading a file that is
+// only in the bucket while the bucket is unreachable can be killed at
+// once (the daemon answers the kernel's INTERRUPT), not after a ten-minute
+// --read-timeout; the mount goes on and reads the file once the bucket is
+// back.
+func TestEvictedReadIsInterruptible(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	args := withMountArgs("--cache-max", "1K", "--read-timeout", "10m")
+	m := mountSealfs(t, withStore(store, key), args)
+	data := randomBytes(43, 300<<10)
+	mustWriteFile(t, filepath.Join(m.Dir, "evicted"), data, 0o644)
+	syncWait(t, store, key)
+	if !waitFor(20*time.Second, func() bool { return localDataBytes(t, store) == 0 }) {
+		t.Fatalf("local ciphertext still %d bytes", localDataBytes(t, store))
+	}
+	m.Unmount(t)
+	m2 := mountSealfs(t, withStore(store, key), withMountpoint(m.Dir), args)
+	away := bucketDir + ".unplugged"
+	if err := os.Rename(bucketDir, away); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	t.Cleanup(func() {
+		if !restored {
+			os.Rename(away, bucketDir)
+		}
+	})
+	cat := exec.Command("cat", filepath.Join(m2.Dir, "evicted"))
+	cat.Stdout = io.Discard
+	if err := cat.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cat.Wait() }()
+	// Blocked means: asleep in the kernel, waiting for the daemon.
+	blocked := waitFor(30*time.Second, func() bool {
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", cat.Process.Pid))
+		return strings.Contains(string(wchan), "fuse") || strings.Contains(string(wchan), "request_wait_answer")
+	})
+	if !blocked {
+		t.Log("cat was not seen waiting on the mount; interrupting it anyway")
+	}
+	start := time.Now()
+	cat.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatalf("cat with the bucket gone succeeded")
+		}
+	case <-time.After(60 * time.Second):
+		cat.Process.Kill()
+		t.Fatalf("cat was still blocked %v after SIGTERM (--read-timeout is 10m)", time.Since(start))
+	}
+	if err := os.Rename(away, bucketDir); err != nil {
+		t.Fatal(err)
+	}
+	restored = true
 	compareBytes(t, filepath.Join(m2.Dir, "evicted"), data)
 }

@@ -10,10 +10,10 @@ const (
 	tagEntry     = 'e' // e <dir> <name>   -> Entry
 	tagContent   = 'c' // c <ino>          -> Content
 	tagXattr     = 'x' // x <ino> <name>   -> raw value
-	tagOrphan    = 'o' // o <ino>          -> empty; unlinked while open
+	tagOrphan    = 'o' // o <ino>          -> last path; unlinked while open
 	tagUnsettled = 'w' // w <ino>         -> Unsettled; data maybe not durable yet
 	tagUpload    = 'u' // u <due> <file id> -> Upload
-	tagDeletion  = 'r' // r <after> <file id> -> Deletion (remote, after retention)
+	tagRetired   = 'r' // r <after> <file id> -> Retired (kept for the retention period)
 	keyInoSeq    = "s/ino"
 )
 

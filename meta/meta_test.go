@@ -107,7 +107,7 @@ func TestDeleteInodeRemovesEverything(t *testing.T) {
 	const ino = meta.Ino(42)
 	err := s.Update(func(tx *meta.Tx) error {
 		return errors.Join(tx.PutInode(meta.Inode{Ino: ino}), tx.PutContent(ino, meta.Content{}),
-			tx.SetXattr(ino, "user.a", nil), tx.MarkOrphan(ino))
+			tx.SetXattr(ino, "user.a", nil), tx.MarkOrphan(ino, "/gone"))
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -21,24 +20,11 @@ type Upload struct {
 	LastErr  string   `json:"last_err,omitempty"`
 }
 
-// Deletion is a remote object to delete once its retention period is over:
-// a superseded or deleted version, kept meanwhile as the trash and the undo.
-type Deletion struct {
-	FileID [16]byte `json:"file_id"`
-	After  int64    `json:"after"` // unix ns
-}
-
 func uploadKey(due int64, id [16]byte) []byte {
 	k := make([]byte, 1+8+16)
 	k[0] = tagUpload
 	binary.BigEndian.PutUint64(k[1:], uint64(due))
 	copy(k[9:], id[:])
-	return k
-}
-
-func deletionKey(after int64, id [16]byte) []byte {
-	k := uploadKey(after, id)
-	k[0] = tagDeletion
 	return k
 }
 
@@ -61,33 +47,6 @@ func (tx *Tx) Uploads(fn func(Upload) bool) error {
 		}
 		return fn(u), nil
 	})
-}
-
-// PutDeletion schedules a remote deletion.
-func (tx *Tx) PutDeletion(d Deletion) error {
-	return tx.putJSON(deletionKey(d.After, d.FileID), d)
-}
-
-// DeleteDeletion removes a scheduled deletion.
-func (tx *Tx) DeleteDeletion(d Deletion) error {
-	return tx.delete(deletionKey(d.After, d.FileID))
-}
-
-// DueDeletions returns the deletions whose time has come.
-func (tx *Tx) DueDeletions(now time.Time) ([]Deletion, error) {
-	var out []Deletion
-	err := tx.scan([]byte{tagDeletion}, func(v []byte) (bool, error) {
-		var d Deletion
-		if err := json.Unmarshal(v, &d); err != nil {
-			return false, err
-		}
-		if d.After > now.UnixNano() {
-			return false, nil
-		}
-		out = append(out, d)
-		return true, nil
-	})
-	return out, err
 }
 
 // scan calls fn with each value under prefix in key order until it returns false.

@@ -100,8 +100,8 @@ func describeKey(key []byte) string {
 		return fmt.Sprintf("unsettled mark of inode %d", ino)
 	case tagUpload:
 		return "an upload job"
-	case tagDeletion:
-		return "a scheduled deletion"
+	case tagRetired:
+		return "a retired version"
 	}
 	return fmt.Sprintf("record with tag %q", key[0])
 }

@@ -203,9 +203,20 @@ func (tx *Tx) ListXattrs(ino Ino) ([]string, error) {
 }
 
 // MarkOrphan records that ino has no names left but is still open, so a
-// crash before its last close does not leak it.
-func (tx *Tx) MarkOrphan(ino Ino) error {
-	return tx.set(inoKey(tagOrphan, ino), nil)
+// crash before its last close does not leak it. lastPath is the name it
+// had ("" for an O_TMPFILE file), kept for its retired versions.
+func (tx *Tx) MarkOrphan(ino Ino, lastPath string) error {
+	return tx.set(inoKey(tagOrphan, ino), []byte(lastPath))
+}
+
+// OrphanPath returns the last path MarkOrphan recorded for ino; "" when ino
+// is not marked.
+func (tx *Tx) OrphanPath(ino Ino) (string, error) {
+	v, err := tx.get(inoKey(tagOrphan, ino))
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return string(v), err
 }
 
 // UnmarkOrphan clears the mark of MarkOrphan: the inode got a name again.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,14 +48,7 @@ func runCat(args []string, stdout, stderr io.Writer) error {
 	if c := daemonClient(loc.store); c != nil {
 		return catFromDaemon(c, p, stdout)
 	}
-	key, err := crypto.LoadKeyFile(loc.keyFile)
-	if err != nil {
-		return usageError{err}
-	}
-	st, err := store.OpenReadOnly(loc.store, key)
-	if isStoreInputError(err) {
-		return usageError{err}
-	}
+	st, key, err := openAt(loc, true)
 	if err != nil {
 		return err
 	}
@@ -93,33 +87,46 @@ func catTo(w io.Writer, st *store.Store, b *remote.Bucket, p string) error {
 	if err != nil {
 		return err
 	}
-	id := crypto.FileID(c.FileID)
-	var backing crypto.Backing
-	data, err := st.OpenData(id)
-	switch {
-	case err == nil:
-		defer data.Close()
-		backing = data
-	case errors.Is(err, os.ErrNotExist) && b != nil && c.Sync == meta.SyncSynced:
-		if backing, err = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: b}).OpenRemote(id); err != nil {
-			return fmt.Errorf("%s: %w", quoteName(p), err)
-		}
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("%s: content is missing (not local, not in the bucket)", quoteName(p))
-	default:
-		return err
-	}
-	f, err := crypto.OpenFile(st.Wrapper, backing, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
-	if err == nil && (f.Header().FileID != id || uint64(f.Size()) != in.Size) {
-		err = crypto.ErrAuth
-	}
+	plain, done, err := openPlain(st, b, c, in.Size)
 	if err != nil {
 		return fmt.Errorf("%s: %w", quoteName(p), err)
 	}
-	if _, err := io.Copy(w, io.NewSectionReader(f, 0, f.Size())); err != nil {
+	defer done()
+	if _, err := io.Copy(w, plain); err != nil {
 		return fmt.Errorf("%s: %w", quoteName(p), err)
 	}
 	return nil
+}
+
+// openPlain opens the plaintext of version c (size bytes) from the local
+// ciphertext or, when it is not local, from bucket b (nil: none). Every
+// byte it yields is authenticated; done releases the ciphertext.
+func openPlain(st *store.Store, b *remote.Bucket, c meta.Content, size uint64) (plain io.Reader, done func(), err error) {
+	id := crypto.FileID(c.FileID)
+	var backing crypto.Backing
+	done = func() {}
+	data, err := st.OpenData(id)
+	switch {
+	case err == nil:
+		backing, done = data, func() { data.Close() }
+	case errors.Is(err, os.ErrNotExist) && b != nil:
+		if backing, err = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: b}).OpenRemote(context.Background(), id); err != nil {
+			return nil, nil, err
+		}
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil, errors.New("content is missing (not local, and no bucket to read it from)")
+	default:
+		return nil, nil, err
+	}
+	f, err := crypto.OpenFile(st.Wrapper, backing, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
+	if err == nil && (f.Header().FileID != id || uint64(f.Size()) != size) {
+		err = crypto.ErrAuth
+	}
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return io.NewSectionReader(f, 0, f.Size()), done, nil
 }
 
 func catFromDaemon(c *http.Client, p string, w io.Writer) error {
@@ -148,13 +155,9 @@ func catFromDaemon(c *http.Client, p string, w io.Writer) error {
 // serveCat answers GET /cat for the daemon: the last saved version.
 func serveCat(st *store.Store, sy *syncer) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var b *remote.Bucket
-		if sy != nil {
-			b = sy.bucket
-		}
 		w.Header().Set("Trailer", catErrorTrailer)
 		pw := &probeWriter{w: w}
-		err := catTo(pw, st, b, path.Clean("/"+r.URL.Query().Get("path")))
+		err := catTo(pw, st, sy.bucketOrNil(), path.Clean("/"+r.URL.Query().Get("path")))
 		switch {
 		case err == nil:
 		case !pw.wrote && errors.As(err, new(usageError)):

@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/sealfs/sealfs/check"
-	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
 )
@@ -86,18 +85,7 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 var errDamageFound = fmt.Errorf("damage found (see the report above)")
 
 func checkStore(loc location, withRemote, readData bool, subset float64, repair bool, stdout io.Writer, quiet bool) (*check.Report, error) {
-	key, err := crypto.LoadKeyFile(loc.keyFile)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	open := store.OpenReadOnly
-	if repair {
-		open = store.Open
-	}
-	st, err := open(loc.store, key)
-	if isStoreInputError(err) {
-		return nil, usageError{err}
-	}
+	st, key, err := openAt(loc, !repair)
 	if err != nil {
 		return nil, err
 	}

@@ -61,6 +61,8 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error
 	})
 	mux.HandleFunc("GET /cat", serveCat(st, sy))
 	mux.HandleFunc("POST /check", serveCheck(st, sy))
+	mux.HandleFunc("GET /versions", serveVersions(st, sy))
+	mux.HandleFunc("POST /undelete", serveUndelete(st, fsys, sy))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		status, err := daemonStatus(st, sy)
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -56,14 +55,7 @@ func fetchListing(loc location, p string, recursive bool) ([]listEntry, error) {
 	if c := daemonClient(loc.store); c != nil {
 		return listFromDaemon(c, p, recursive)
 	}
-	key, err := crypto.LoadKeyFile(loc.keyFile)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	st, err := store.OpenReadOnly(loc.store, key)
-	if isStoreInputError(err) {
-		return nil, usageError{err}
-	}
+	st, _, err := openAt(loc, true)
 	if err != nil {
 		return nil, err
 	}

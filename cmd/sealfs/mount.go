@@ -73,14 +73,7 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	key, err := crypto.LoadKeyFile(loc.keyFile)
-	if err != nil {
-		return usageError{err}
-	}
-	st, err := store.Open(loc.store, key)
-	if isStoreInputError(err) {
-		return usageError{err}
-	}
+	st, key, err := openAt(loc, false)
 	if err != nil {
 		return err
 	}

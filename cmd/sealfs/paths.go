@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -52,6 +53,28 @@ func xdgDir(env string, fallback ...string) string {
 		home = "/"
 	}
 	return filepath.Join(append([]string{home}, fallback...)...)
+}
+
+// openAt opens the store of l with its key, for writing or (readOnly) not.
+// A wrong or unsafe key file and a store that cannot be opened as asked
+// are the caller's to fix: usage errors.
+func openAt(l location, readOnly bool) (*store.Store, *crypto.MasterKey, error) {
+	key, err := crypto.LoadKeyFile(l.keyFile)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	open := store.Open
+	if readOnly {
+		open = store.OpenReadOnly
+	}
+	st, err := open(l.store, key)
+	if isStoreInputError(err) {
+		return nil, nil, usageError{err}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, key, nil
 }
 
 // isStoreInputError reports whether opening a store failed for a reason

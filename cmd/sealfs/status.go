@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
 )
@@ -67,14 +66,7 @@ func fetchStatus(loc location) (statusReport, error) {
 		var r statusReport
 		return r, daemonJSON(c, http.MethodGet, "/status", &r)
 	}
-	key, err := crypto.LoadKeyFile(loc.keyFile)
-	if err != nil {
-		return statusReport{}, usageError{err}
-	}
-	st, err := store.OpenReadOnly(loc.store, key)
-	if isStoreInputError(err) {
-		return statusReport{}, usageError{err}
-	}
+	st, _, err := openAt(loc, true)
 	if err != nil {
 		return statusReport{}, err
 	}
@@ -110,7 +102,8 @@ func printStatus(w io.Writer, r statusReport) {
 	fmt.Fprintf(w, "lease:           %s\n", r.Lease)
 }
 
-// daemonJSON calls the daemon and decodes its JSON answer into out.
+// daemonJSON calls the daemon and decodes its JSON answer into out. An
+// answer 400 is the caller's mistake (exit 2).
 func daemonJSON(c *http.Client, method, path string, out any) error {
 	req, err := http.NewRequest(method, "http://sealfs"+path, nil)
 	if err != nil {
@@ -123,7 +116,11 @@ func daemonJSON(c *http.Client, method, path string, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return &daemonError{status: resp.StatusCode, msg: trimNewline(string(msg))}
+		err := &daemonError{status: resp.StatusCode, msg: trimNewline(string(msg))}
+		if resp.StatusCode == http.StatusBadRequest {
+			return usageError{err}
+		}
+		return err
 	}
 	if out == nil {
 		return nil

@@ -33,6 +33,13 @@ const leaseTTL = 2 * time.Minute
 // cacheEvictEvery is how often the local cache is checked against --cache-max.
 const cacheEvictEvery = 2 * time.Second
 
+// Defaults of the mount flags that commands working on an unmounted store
+// use too.
+const (
+	defaultRetention = 7 * 24 * time.Hour
+	defaultSealAfter = 2 * time.Second
+)
+
 // syncOptions are the mount flags of the background upload.
 type syncOptions struct {
 	remote       string
@@ -48,9 +55,9 @@ type syncOptions struct {
 func (o *syncOptions) register(fl *flag.FlagSet) {
 	fl.StringVar(&o.remote, "remote", "", "bucket URL to upload to: gs://B/P, s3://B/P?endpoint=&region=, azblob://C/P, file:///DIR (default: the store's, from init --remote or remote set)")
 	fl.IntVar(&o.workers, "workers", 4, "parallel uploads")
-	fl.DurationVar(&o.retention, "retention", 7*24*time.Hour, "how long superseded and deleted versions stay in the bucket")
+	fl.DurationVar(&o.retention, "retention", defaultRetention, "how long superseded and deleted versions stay in the bucket")
 	fl.DurationVar(&o.drainTimeout, "drain-timeout", time.Minute, "how long unmount waits for pending uploads")
-	fl.DurationVar(&o.quiet, "seal-after", 2*time.Second, "how long a closed file stays untouched before it is uploaded")
+	fl.DurationVar(&o.quiet, "seal-after", defaultSealAfter, "how long a closed file stays untouched before it is uploaded")
 	fl.DurationVar(&o.readTimeout, "read-timeout", time.Minute, "how long a read of a file that is only in the bucket may wait for it (then EIO)")
 	fl.BoolVar(&o.takeover, "takeover", false, "write to a bucket prefix another store (or another copy of this one) holds: take its live lease, write beside its snapshots")
 	fl.Var(&o.cacheMax, "cache-max", "local ciphertext to keep, e.g. 20G; synced files beyond it are evicted, least recently used first, and read back from the bucket (default: keep all)")
@@ -231,12 +238,20 @@ func (s *syncer) fsCache() sealfs.Cache { return cacheAdapter{s.cache} }
 // nothing of fs.
 type cacheAdapter struct{ *cache.Cache }
 
-func (a cacheAdapter) OpenRemote(id crypto.FileID) (sealfs.DataFile, error) {
-	f, err := a.Cache.OpenRemote(id)
+func (a cacheAdapter) OpenRemote(ctx context.Context, id crypto.FileID) (sealfs.DataFile, error) {
+	f, err := a.Cache.OpenRemote(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// bucketOrNil is the mount's bucket; nil without a remote.
+func (s *syncer) bucketOrNil() *remote.Bucket {
+	if s == nil {
+		return nil
+	}
+	return s.bucket
 }
 
 func (s *syncer) url() string {

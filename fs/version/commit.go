@@ -165,7 +165,11 @@ func (k *Keeper) settleMark(tx *meta.Tx, ino meta.Ino, match func(meta.Unsettled
 	if u.Prev == nil {
 		return nil, nil
 	}
-	if err := k.retireVersion(tx, u.Prev.Content.FileID); err != nil {
+	in, err := tx.Inode(ino)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.retire(tx, retiredVersion(in, u.Prev.Content, u.Prev.Size, u.Prev.Mtime)); err != nil {
 		return nil, err
 	}
 	id := crypto.FileID(u.Prev.Content.FileID)

@@ -1,6 +1,7 @@
 package version
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -51,10 +52,16 @@ func (f *File) Size() int64 {
 
 // ReadAt reads plaintext; every byte returned was authenticated.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt for a request that can be interrupted: a read
+// of a version that is only in the bucket stops waiting when ctx ends.
+func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := f.Err(); err != nil {
 		return 0, err
 	}
-	return f.content.ReadAt(p, off)
+	return f.content.ReadAtContext(ctx, p, off)
 }
 
 // overlay puts the unsaved size and mtime on in, the file's saved record.
@@ -70,7 +77,7 @@ func (f *File) overlay(in *meta.Inode) {
 // load opens the version the record points at. A version that fails
 // authentication opens Broken when writable (so open(O_TRUNC) can replace
 // it) and fails otherwise.
-func (f *File) load(writable bool) error {
+func (f *File) load(ctx context.Context, writable bool) error {
 	var in meta.Inode
 	var c meta.Content
 	err := f.k.cfg.Meta.View(func(tx *meta.Tx) (err error) {
@@ -83,7 +90,7 @@ func (f *File) load(writable bool) error {
 	if err != nil {
 		return err
 	}
-	data, content, err := f.k.openVersion(c, in.Size)
+	data, content, err := f.k.openVersion(ctx, c, in.Size)
 	if err != nil {
 		if writable && isDamage(err) {
 			f.state, f.rec, f.damage = Broken, c, err
@@ -109,7 +116,7 @@ func isDamage(err error) bool {
 // openVersion opens the ciphertext of c and checks it against its record: a
 // ciphertext that was cut, extended or swapped for another file's fails with
 // crypto.ErrAuth. An evicted, synced version is read from the bucket.
-func (k *Keeper) openVersion(c meta.Content, size uint64) (DataFile, *crypto.File, error) {
+func (k *Keeper) openVersion(ctx context.Context, c meta.Content, size uint64) (DataFile, *crypto.File, error) {
 	id := crypto.FileID(c.FileID)
 	data, err := k.cfg.Data.OpenData(id)
 	switch {
@@ -118,7 +125,7 @@ func (k *Keeper) openVersion(c meta.Content, size uint64) (DataFile, *crypto.Fil
 			k.cfg.Cache.Used(id)
 		}
 	case errors.Is(err, os.ErrNotExist) && k.cfg.Cache != nil && c.Sync == meta.SyncSynced:
-		if data, err = k.cfg.Cache.OpenRemote(id); err != nil {
+		if data, err = k.cfg.Cache.OpenRemote(ctx, id); err != nil {
 			return nil, nil, err
 		}
 	case errors.Is(err, os.ErrNotExist):
@@ -126,7 +133,7 @@ func (k *Keeper) openVersion(c meta.Content, size uint64) (DataFile, *crypto.Fil
 	default:
 		return nil, nil, err
 	}
-	content, err := crypto.OpenFile(k.cfg.Wrapper, data, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
+	content, err := crypto.OpenFileContext(ctx, k.cfg.Wrapper, data, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
 	if err == nil && (content.Header().FileID != id || uint64(content.Size()) != size) {
 		err = crypto.ErrAuth
 	}

@@ -38,7 +38,7 @@ type Cache interface {
 	// Used records that a version was opened (for least-recently-used eviction).
 	Used(id crypto.FileID)
 	// OpenRemote reads an evicted, synced version from the bucket.
-	OpenRemote(id crypto.FileID) (DataFile, error)
+	OpenRemote(ctx context.Context, id crypto.FileID) (DataFile, error)
 }
 
 // Upload is how sealed versions reach the uploader.
@@ -109,8 +109,9 @@ const (
 	Replace
 )
 
-// Acquire opens the content of regular file ino for one more handle.
-func (k *Keeper) Acquire(ino meta.Ino, access Access) (*File, error) {
+// Acquire opens the content of regular file ino for one more handle; ctx
+// bounds reading it from the bucket.
+func (k *Keeper) Acquire(ctx context.Context, ino meta.Ino, access Access) (*File, error) {
 	f := k.ref(ino)
 	f.Lock()
 	defer f.Unlock()
@@ -119,7 +120,7 @@ func (k *Keeper) Acquire(ino meta.Ino, access Access) (*File, error) {
 	case f.state == Closed && access == Replace:
 		err = f.startEmpty()
 	case f.state == Closed:
-		err = f.load(access == Write)
+		err = f.load(ctx, access == Write)
 	case access == Replace:
 		err = f.truncate(0)
 		if err != nil {

@@ -42,22 +42,36 @@ func (k *Keeper) Destroy(ino meta.Ino) error {
 	var gone []crypto.FileID
 	err := k.cfg.Meta.Update(func(tx *meta.Tx) error {
 		gone = gone[:0]
+		var retired []meta.Retired
+		in, err := tx.Inode(ino)
+		if errors.Is(err, meta.ErrNotFound) {
+			return tx.DeleteInode(ino) // only marks are left
+		}
+		if err != nil {
+			return err
+		}
 		c, err := tx.Content(ino)
 		if err == nil {
-			gone = append(gone, c.FileID)
+			retired = append(retired, retiredVersion(in, c, in.Size, in.Mtime))
 		} else if !errors.Is(err, meta.ErrNotFound) {
 			return err
 		}
 		u, err := tx.Unsettled(ino)
 		if err == nil && u.Prev != nil {
-			gone = append(gone, u.Prev.Content.FileID)
+			retired = append(retired, retiredVersion(in, u.Prev.Content, u.Prev.Size, u.Prev.Mtime))
 		} else if err != nil && !errors.Is(err, meta.ErrNotFound) {
 			return err
 		}
-		for _, id := range gone {
-			if err := k.retireVersion(tx, id); err != nil {
+		lastPath, err := tx.OrphanPath(ino)
+		if err != nil {
+			return err
+		}
+		for _, r := range retired {
+			r.Deleted, r.Path = true, lastPath
+			if err := k.retire(tx, r); err != nil {
 				return err
 			}
+			gone = append(gone, crypto.FileID(r.FileID))
 		}
 		return tx.DeleteInode(ino)
 	})

@@ -1,6 +1,7 @@
 package version
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -92,7 +93,7 @@ func (k *Keeper) recoverOne(mv markedVersion, rep *Recovery) error {
 
 // verify reports whether the ciphertext of c is complete and authentic at size.
 func (k *Keeper) verify(c meta.Content, size uint64) error {
-	data, _, err := k.openVersion(c, size)
+	data, _, err := k.openVersion(context.Background(), c, size)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func (k *Keeper) restorePrev(ino meta.Ino, lost meta.Content, p meta.Prev) error
 			return err
 		}
 		in.Size, in.Mtime, in.Ctime = p.Size, p.Mtime, time.Now().UnixNano()
-		if err := k.retireVersion(tx, lost.FileID); err != nil {
+		if err := k.retire(tx, cutShort(ino, lost)); err != nil {
 			return err
 		}
 		if err := tx.PutContent(ino, p.Content); err != nil {
@@ -136,7 +137,7 @@ func (k *Keeper) resetEmpty(ino meta.Ino, lost meta.Content) error {
 		}
 		now := time.Now().UnixNano()
 		in.Size, in.Mtime, in.Ctime = 0, now, now
-		if err := k.retireVersion(tx, lost.FileID); err != nil {
+		if err := k.retire(tx, cutShort(ino, lost)); err != nil {
 			return err
 		}
 		if err := tx.PutContent(ino, rec); err != nil {

@@ -2,6 +2,7 @@ package version_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"path/filepath"
@@ -102,7 +103,7 @@ func (r *rig) createIno(ino meta.Ino, b []byte) error {
 }
 
 func (r *rig) open(access version.Access) (*version.File, error) {
-	return r.k.Acquire(theIno, access)
+	return r.k.Acquire(context.Background(), theIno, access)
 }
 
 func write(f *version.File, b []byte, off int64) error {
@@ -145,7 +146,7 @@ func (r *rig) read() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.k.Acquire(ino, version.Read)
+	f, err := r.k.Acquire(context.Background(), ino, version.Read)
 	if err != nil {
 		return nil, err
 	}

@@ -96,7 +96,7 @@ func (k *Keeper) markReplacing(tx *meta.Tx, ino meta.Ino, old meta.Content, in m
 	if err != nil {
 		return meta.Unsettled{}, nil, err
 	}
-	if err := k.retireVersion(tx, old.FileID); err != nil {
+	if err := k.retire(tx, retiredVersion(in, old, in.Size, in.Mtime)); err != nil {
 		return meta.Unsettled{}, nil, err
 	}
 	return mark, &old, nil

@@ -26,11 +26,29 @@ func (f *File) queueUpload(tx *meta.Tx) error {
 	})
 }
 
-// retireVersion schedules the bucket copy of a superseded or deleted version
-// for deletion once the retention period is over.
-func (k *Keeper) retireVersion(tx *meta.Tx, id [16]byte) error {
+// retire records a superseded or deleted version (meta.Retired): its bucket
+// copy is deleted once the retention period is over, and until then it can
+// be listed and brought back. Without a bucket nothing is kept.
+func (k *Keeper) retire(tx *meta.Tx, r meta.Retired) error {
 	if k.cfg.Upload == nil {
 		return nil
 	}
-	return tx.PutDeletion(meta.Deletion{FileID: id, After: time.Now().Add(k.cfg.Upload.Retention).UnixNano()})
+	now := time.Now()
+	r.At, r.After = now.UnixNano(), now.Add(k.cfg.Upload.Retention).UnixNano()
+	return tx.PutRetired(r)
+}
+
+// retiredVersion describes version c of file in, of size bytes modified at
+// mtime (a fallback version's own, not the inode's).
+func retiredVersion(in meta.Inode, c meta.Content, size uint64, mtime int64) meta.Retired {
+	return meta.Retired{
+		FileID: c.FileID, Ino: in.Ino, Content: &c, Size: size, Mtime: mtime,
+		Mode: in.Mode, Uid: in.Uid, Gid: in.Gid,
+	}
+}
+
+// cutShort describes a version a crash cut short: it cannot be brought
+// back, but a copy of it may have reached the bucket.
+func cutShort(ino meta.Ino, c meta.Content) meta.Retired {
+	return meta.Retired{FileID: c.FileID, Ino: ino}
 }

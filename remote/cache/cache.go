@@ -145,13 +145,13 @@ func (c *Cache) Loop(ctx context.Context, every time.Duration) {
 }
 
 // OpenRemote opens the bucket copy of an evicted version for reading.
-func (c *Cache) OpenRemote(id crypto.FileID) (*RemoteFile, error) {
+func (c *Cache) OpenRemote(ctx context.Context, id crypto.FileID) (*RemoteFile, error) {
 	key := uploader.ObjectKey(id)
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ReadTimeout)
+	bounded, cancel := context.WithTimeout(ctx, c.cfg.ReadTimeout)
 	defer cancel()
-	attrs, err := c.cfg.Bucket.Stat(ctx, key)
+	attrs, err := c.cfg.Bucket.Stat(bounded, key)
 	if err != nil {
-		return nil, c.gaveUp(key, err)
+		return nil, c.gaveUp(ctx, key, err)
 	}
 	return &RemoteFile{c: c, key: key, size: attrs.Size}, nil
 }
@@ -161,8 +161,13 @@ func (c *Cache) OpenRemote(id crypto.FileID) (*RemoteFile, error) {
 // unreachable bucket's "no such file" must not reach a program as ENOENT.
 var ErrBucketRead = errors.New("read from the bucket failed")
 
-// gaveUp says, once per failure, why a read from the bucket failed.
-func (c *Cache) gaveUp(key string, err error) error {
+// gaveUp says, once per failure, why a read from the bucket failed. A
+// read whose caller went away (ctx, an interrupted request) did not fail:
+// it ends with ctx's error.
+func (c *Cache) gaveUp(ctx context.Context, key string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("read %s: %w", key, ctx.Err())
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("bucket did not answer within %v: %w", c.cfg.ReadTimeout, err)
 	}
@@ -180,11 +185,17 @@ type RemoteFile struct {
 
 // ReadAt fetches len(p) bytes at off, retrying for up to ReadTimeout.
 func (f *RemoteFile) ReadAt(p []byte, off int64) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), f.c.cfg.ReadTimeout)
+	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt that also stops when ctx ends (an interrupted
+// FUSE request).
+func (f *RemoteFile) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	bounded, cancel := context.WithTimeout(ctx, f.c.cfg.ReadTimeout)
 	defer cancel()
-	n, err := f.c.cfg.Bucket.ReadAt(ctx, f.key, p, off)
+	n, err := f.c.cfg.Bucket.ReadAt(bounded, f.key, p, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = f.c.gaveUp(f.key, err)
+		err = f.c.gaveUp(ctx, f.key, err)
 	}
 	return n, err
 }

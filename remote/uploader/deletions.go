@@ -8,22 +8,22 @@ import (
 )
 
 // deleteExpired removes the bucket copies of superseded and deleted versions
-// whose retention period is over.
+// whose retention period is over, and their records with them.
 func (u *Uploader) deleteExpired(ctx context.Context) {
-	var due []meta.Deletion
+	var due []meta.Retired
 	if err := u.cfg.Meta.View(func(tx *meta.Tx) (err error) {
-		due, err = tx.DueDeletions(time.Now())
+		due, err = tx.DueRetired(time.Now())
 		return err
 	}); err != nil {
 		u.noteErr(err)
 		return
 	}
-	for _, d := range due {
-		if err := u.cfg.Bucket.Delete(ctx, ObjectKey(d.FileID)); err != nil {
+	for _, r := range due {
+		if err := u.cfg.Bucket.Delete(ctx, ObjectKey(r.FileID)); err != nil {
 			u.noteErr(err)
 			continue
 		}
-		if err := u.cfg.Meta.Update(func(tx *meta.Tx) error { return tx.DeleteDeletion(d) }); err != nil {
+		if err := u.cfg.Meta.Update(func(tx *meta.Tx) error { return tx.DeleteRetired(r) }); err != nil {
 			u.noteErr(err)
 		}
 	}

@@ -172,7 +172,7 @@ func TestExpiredDeletionsLeaveTheBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := r.meta.Update(func(tx *meta.Tx) error {
-		return tx.PutDeletion(meta.Deletion{FileID: id, After: time.Now().Add(300 * time.Millisecond).UnixNano()})
+		return tx.PutRetired(meta.Retired{FileID: id, After: time.Now().Add(300 * time.Millisecond).UnixNano()})
 	})
 	if err != nil {
 		t.Fatal(err)
