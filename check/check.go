@@ -46,7 +46,7 @@ const inFlightAge = time.Hour
 // Progress follows the data pass.
 type Progress interface {
 	Start(files int, bytes int64)
-	Add(bytes int64)
+	Add(files int, bytes int64) // files finished and bytes done since the last call
 	Done()
 }
 
@@ -172,7 +172,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 		if readAll {
 			rep.ReadData++
 			if o.Progress != nil {
-				o.Progress.Add(v.size)
+				o.Progress.Add(1, v.size)
 			}
 		}
 	}

@@ -189,20 +189,24 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 // Tmpfile is open(O_TMPFILE): a file in no directory, an orphan until
 // linkat(2) gives it a name.
 func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	return n.createFile(ctx, mode, out, func(tx *meta.Tx, in *meta.Inode) error {
-		in.Nlink = 0
-		dir, err := tx.Inode(n.ino)
-		if err != nil {
-			return err
-		}
-		if dir.Mode&syscall.S_ISGID != 0 {
-			in.Gid = dir.Gid
-		}
-		if err := tx.PutInode(*in); err != nil {
-			return err
-		}
-		return tx.MarkOrphan(in.Ino, "")
-	})
+	return n.createFile(ctx, mode, out, n.placeUnnamed)
+}
+
+// placeUnnamed records new inode in as a file of directory n with no name
+// yet: an orphan, which a crash before it gets one does not leak.
+func (n *node) placeUnnamed(tx *meta.Tx, in *meta.Inode) error {
+	in.Nlink = 0
+	dir, err := tx.Inode(n.ino)
+	if err != nil {
+		return err
+	}
+	if dir.Mode&syscall.S_ISGID != 0 {
+		in.Gid = dir.Gid
+	}
+	if err := tx.PutInode(*in); err != nil {
+		return err
+	}
+	return tx.MarkOrphan(in.Ino, "")
 }
 
 // createFile makes a regular file with a new, empty version, records it

@@ -2,8 +2,6 @@ package fs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/sealfs/sealfs/fs/version"
 	"github.com/sealfs/sealfs/meta"
 )
 
@@ -42,10 +41,11 @@ type FileAttrs struct {
 }
 
 // WriteFile writes what r yields into the regular file at p (a path inside
-// the filesystem), as one new version, atomically: the bytes go to a
-// temporary name in p's directory, are made durable, and that name is then
-// renamed over p. So p shows the old file or the whole new one, never a
-// part, and a failure or a crash leaves p as it was. A file p replaces is
+// the filesystem), as one new version, atomically: the bytes go to a file
+// with no name yet (as open(O_TMPFILE) makes), are made durable, and the
+// file is then linked as p, replacing what was there. So p shows the old
+// file or the whole new one, never a part; a failure leaves p as it was,
+// and a crash an unnamed file the next mount deletes. A file p replaces is
 // retired like any overwritten file (kept in the bucket for the retention
 // period). It returns the new file's attributes.
 func (f *FS) WriteFile(ctx context.Context, p string, a FileAttrs, r io.Reader) (meta.Inode, error) {
@@ -61,75 +61,40 @@ func (f *FS) WriteFile(ctx context.Context, p string, a FileAttrs, r io.Reader) 
 	if err != nil {
 		return meta.Inode{}, err
 	}
-	tmp, err := tempName(name)
+	in, err := dir.writeUnnamed(ctx, a, r)
+	if err == nil {
+		err = dir.linkOver(in.Ino, name)
+	}
 	if err != nil {
+		if in.Ino != 0 {
+			f.destroyUnnamed(in.Ino)
+		}
 		return meta.Inode{}, err
 	}
-	in, err := dir.writeTemp(ctx, tmp, a, r)
-	if err != nil {
-		return meta.Inode{}, err
-	}
-	if errno := dir.Rename(ctx, tmp, dir, name, 0); errno != 0 {
-		dir.remove(tmp, func(*meta.Tx, meta.Entry) error { return nil })
-		return meta.Inode{}, fmt.Errorf("rename into place: %w", errno)
-	}
-	f.notifyEntries(dir, name, tmp)
+	f.notifyEntries(dir, name)
+	in.Nlink = 1
 	return in, nil
 }
 
-// writeTemp creates the file tmp in n with r's bytes, durable, closed and
-// with a's attributes.
-func (n *node) writeTemp(ctx context.Context, tmp string, a FileAttrs, r io.Reader) (in meta.Inode, err error) {
+// writeUnnamed creates a file with no name in n, with r's bytes, durable,
+// closed and with a's attributes. On failure the returned inode, if it has
+// a number, is left for destroyUnnamed.
+func (n *node) writeUnnamed(ctx context.Context, a FileAttrs, r io.Reader) (in meta.Inode, err error) {
 	n.fsys.nsMu.Lock()
 	in, file, err := n.createContent(ctx, a.Perm&^syscall.S_IFMT, func(tx *meta.Tx, in *meta.Inode) error {
 		in.Uid, in.Gid = a.Uid, a.Gid
-		return n.link(tx, tmp, in)
+		return n.placeUnnamed(tx, in)
 	})
 	n.fsys.nsMu.Unlock()
 	if err != nil {
-		return in, err
+		return meta.Inode{}, err
 	}
-	defer func() {
-		if rerr := n.fsys.versions.Release(file); err == nil {
-			err = rerr
-		}
-		if err != nil {
-			n.remove(tmp, func(*meta.Tx, meta.Entry) error { return nil })
-		}
-	}()
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return in, err
-		}
-		nr, rerr := io.ReadFull(r, buf)
-		if nr > 0 {
-			file.Lock()
-			errno := n.fsys.checkGrow(off, off+int64(nr))
-			if errno == 0 {
-				_, err = file.WriteAt(buf[:nr], off)
-			} else {
-				err = errno
-			}
-			file.Unlock()
-			if err != nil {
-				return in, err
-			}
-			off += int64(nr)
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			return in, rerr
-		}
+	werr := n.fill(ctx, file, r)
+	if err := n.fsys.versions.Release(file); werr == nil {
+		werr = err
 	}
-	file.Lock()
-	err = file.Fsync()
-	file.Unlock()
-	if err != nil {
-		return in, err
+	if werr != nil {
+		return in, werr
 	}
 	mtime := a.Mtime
 	if mtime.IsZero() {
@@ -145,6 +110,107 @@ func (n *node) writeTemp(ctx context.Context, tmp string, a FileAttrs, r io.Read
 		return tx.PutInode(saved)
 	})
 	return in, err
+}
+
+// fill writes r into file from offset 0 and makes it durable. Only io.EOF
+// ends it well: any other error, io.ErrUnexpectedEOF (a cut request body)
+// included, fails it.
+func (n *node) fill(ctx context.Context, file *version.File, r io.Reader) error {
+	buf := make([]byte, 1<<20)
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		nr, rerr := readChunk(r, buf)
+		if nr > 0 {
+			file.Lock()
+			var err error
+			if errno := n.fsys.checkGrow(off, off+int64(nr)); errno != 0 {
+				err = errno
+			} else {
+				_, err = file.WriteAt(buf[:nr], off)
+			}
+			file.Unlock()
+			if err != nil {
+				return err
+			}
+			off += int64(nr)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	file.Lock()
+	defer file.Unlock()
+	return file.Fsync()
+}
+
+// readChunk fills buf from r, as io.ReadFull does, except that the error
+// is r's own: io.EOF only at a clean end, never made up from a short read.
+func readChunk(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// linkOver gives unnamed regular file ino the name name in n, replacing a
+// regular file of that name, as a rename of it over name would.
+func (n *node) linkOver(ino meta.Ino, name string) error {
+	n.fsys.nsMu.Lock()
+	var gone *meta.Ino
+	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
+		gone = nil
+		now := time.Now().UnixNano()
+		e := meta.Entry{Name: name, Ino: ino, Mode: syscall.S_IFREG}
+		old, err := tx.Lookup(n.ino, name)
+		switch {
+		case err == nil:
+			if gone, err = n.replace(tx, e, old, now); err != nil {
+				return err
+			}
+		case !errors.Is(err, meta.ErrNotFound):
+			return err
+		}
+		in, err := tx.Inode(ino)
+		if err != nil {
+			return err
+		}
+		in.Nlink, in.Ctime = 1, now
+		if err := tx.PutInode(in); err != nil {
+			return err
+		}
+		if err := tx.UnmarkOrphan(ino); err != nil {
+			return err
+		}
+		return addEntry(tx, n.ino, e, now)
+	})
+	n.fsys.nsMu.Unlock()
+	if err != nil {
+		return err
+	}
+	if gone != nil {
+		return n.fsys.destroyInode(*gone)
+	}
+	return nil
+}
+
+// destroyUnnamed deletes a file writeUnnamed left without a name. It never
+// had a path, so versions never lists it; a bucket copy, if its upload
+// started, goes after the retention period like any other.
+func (f *FS) destroyUnnamed(ino meta.Ino) {
+	if err := f.destroyInode(ino); err != nil {
+		f.log.Error("delete an unfinished file", "ino", uint64(ino), "err", err)
+	}
 }
 
 // outsideDir returns the node of directory p, creating missing ones when
@@ -223,18 +289,4 @@ func (f *FS) notifyEntries(dir *node, names ...string) {
 		dir.NotifyEntry(name)
 	}
 	dir.NotifyContent(0, 0)
-}
-
-// tempName is the name a file is written under before it becomes name:
-// hidden, and unlike any name a program would pick.
-func tempName(name string) (string, error) {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	tmp := "." + name + ".sealfs-" + hex.EncodeToString(b[:])
-	if len(tmp) > maxNameLen {
-		tmp = ".sealfs-" + hex.EncodeToString(b[:])
-	}
-	return tmp, nil
 }

@@ -83,6 +83,13 @@ func TestWriteFileFailureKeepsTheOldFile(t *testing.T) {
 		t.Fatalf("after the failure: %q, %v", got, err)
 	}
 	assertNoTemp(t, mnt)
+	cut := io.MultiReader(bytes.NewReader(make([]byte, 5000)), cutReader{})
+	if _, err := fsys.WriteFile(context.Background(), "/x", sealfs.FileAttrs{Perm: 0o644}, cut); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("WriteFile with a cut body: %v, want io.ErrUnexpectedEOF", err)
+	}
+	if got, err := os.ReadFile(p); err != nil || string(got) != "old" {
+		t.Fatalf("after a cut body: %q, %v", got, err)
+	}
 	if _, err := fsys.WriteFile(context.Background(), "/x/y", sealfs.FileAttrs{Perm: 0o644}, strings.NewReader("")); !errors.Is(err, syscall.ENOTDIR) {
 		t.Fatalf("WriteFile under a file: %v, want ENOTDIR", err)
 	}
@@ -112,6 +119,11 @@ var errBroken = errors.New("the source broke")
 type iotestErr struct{}
 
 func (iotestErr) Read([]byte) (int, error) { return 0, errBroken }
+
+// cutReader ends as an HTTP body cut short does.
+type cutReader struct{}
+
+func (cutReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
 
 func assertNoTemp(t *testing.T, dir string) {
 	t.Helper()

@@ -15,7 +15,7 @@ import (
 // Progress is told how a download advances (a progress bar, or lines).
 type Progress interface {
 	Start(files int, bytes int64)
-	Add(bytes int64)
+	Add(files int, bytes int64) // files finished and bytes done since the last call
 	Done()
 }
 
@@ -94,7 +94,7 @@ func download(ctx context.Context, o Options, rep *Report) error {
 				}
 				mu.Unlock()
 				if o.Progress != nil {
-					o.Progress.Add(j.size)
+					o.Progress.Add(1, j.size)
 				}
 			}
 		})

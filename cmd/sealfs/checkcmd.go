@@ -103,7 +103,7 @@ func checkStore(loc location, withRemote, readData bool, subset float64, repair 
 		opts.Bucket = b
 	}
 	if readData && !quiet {
-		opts.Progress = newProgress(stdout)
+		opts.Progress = newProgress(stdout, "reading", "read")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

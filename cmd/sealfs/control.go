@@ -28,7 +28,7 @@ type control struct {
 	path string
 }
 
-func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error) {
+func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string) (*control, error) {
 	p := socketPath(st.Dir)
 	// We hold the store lock, so a socket left here is stale.
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -63,8 +63,9 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer) (*control, error
 	mux.HandleFunc("POST /check", serveCheck(st, sy))
 	mux.HandleFunc("GET /versions", serveVersions(st, sy))
 	mux.HandleFunc("POST /undelete", serveUndelete(st, fsys, sy))
+	mux.HandleFunc("POST /write", serveWrite(st, fsys))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		status, err := daemonStatus(st, sy)
+		status, err := daemonStatus(st, sy, mnt)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -46,6 +46,7 @@ var commands = []command{
 	{"remote", "set the bucket URL and credentials (remote set URL)", runRemote},
 	{"recover", "rebuild a store from its bucket and the key, on a new machine", runRecover},
 	{"cat", "write one file's plaintext to stdout (from the mount, the store or a bucket alone)", runCat},
+	{"backup", "write a tar.gz of directories into the filesystem (/backups/NAME/NAME-<time>.tar.gz)", runBackup},
 	{"versions", "list the kept versions of a file: current, replaced and deleted", runVersions},
 	{"undelete", "bring back a deleted file or an earlier version of one", runUndelete},
 	{"check", "verify the store (and its bucket copy): exit 0 clean, 1 damage found", runCheck},

@@ -123,7 +123,7 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	}
 	// The control socket is up before the mount appears, so a script that
 	// waits for the mountpoint can run `sealfs sync` or `status` at once.
-	ctl, err := startControl(st, fsys, sy)
+	ctl, err := startControl(st, fsys, sy, mnt)
 	if err != nil {
 		return err
 	}
@@ -221,19 +221,45 @@ func checkMountpoint(mnt string) (string, error) {
 
 // isMountpoint reports whether dir is the mount point of a mounted filesystem.
 func isMountpoint(dir string) (bool, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false, fmt.Errorf("read mount table: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && unescapeMountPath(fields[4]) == dir {
+	mounts, err := readMounts()
+	for _, m := range mounts {
+		if m.point == dir {
 			return true, nil
 		}
 	}
-	return false, sc.Err()
+	return false, err
+}
+
+// mountEntry is one line of the mount table.
+type mountEntry struct {
+	point, fsType string
+}
+
+// readMounts returns the mount table of this process's namespace.
+func readMounts() ([]mountEntry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mount table: %w", err)
+	}
+	defer f.Close()
+	var out []mountEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ID parent major:minor root point options [optional...] - type source super
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		m := mountEntry{point: unescapeMountPath(fields[4])}
+		for i, f := range fields {
+			if f == "-" && i+1 < len(fields) {
+				m.fsType = fields[i+1]
+				break
+			}
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
 }
 
 // unescapeMountPath undoes the octal escapes (\040 for space, ...) of mountinfo.

@@ -25,66 +25,74 @@ func quoteName(p string) string {
 }
 
 // newProgress is a progress bar on a terminal and plain lines (about one
-// every ten seconds, and at the end) anywhere else.
-func newProgress(w io.Writer) progress {
+// every ten seconds, and at the end) anywhere else. verb says what is
+// done to the files, in -ing and -ed forms ("downloading", "downloaded").
+func newProgress(w io.Writer, doing, done string) progress {
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return &barProgress{w: w}
+		return &barProgress{w: w, doing: doing}
 	}
-	return &lineProgress{w: w, every: 10 * time.Second}
+	return &lineProgress{w: w, doing: doing, done: done, every: 10 * time.Second}
 }
 
 type progress interface {
 	Start(files int, bytes int64)
-	Add(bytes int64)
+	// Add counts files finished and bytes done since the last call.
+	Add(files int, bytes int64)
 	Done()
 }
 
 type barProgress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w     io.Writer
+	doing string
+	bar   *progressbar.ProgressBar
 }
 
 func (p *barProgress) Start(files int, bytes int64) {
 	p.bar = progressbar.NewOptions64(bytes,
 		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("downloading %d files", files)),
+		progressbar.OptionSetDescription(fmt.Sprintf("%s %d files", p.doing, files)),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
 }
 
-func (p *barProgress) Add(bytes int64) { p.bar.Add64(bytes) }
-func (p *barProgress) Done()           { p.bar.Finish() }
+func (p *barProgress) Add(_ int, bytes int64) { p.bar.Add64(bytes) }
+func (p *barProgress) Done()                  { p.bar.Finish() }
 
 type lineProgress struct {
-	w     io.Writer
-	every time.Duration
+	w           io.Writer
+	doing, done string
+	every       time.Duration
 
-	mu          sync.Mutex
-	files, done int
-	total, sum  int64
-	last        time.Time
+	mu         sync.Mutex
+	files, n   int
+	total, sum int64
+	last       time.Time
 }
 
 func (p *lineProgress) Start(files int, bytes int64) {
 	p.files, p.total, p.last = files, bytes, time.Now()
-	fmt.Fprintf(p.w, "downloading %d files, %d bytes\n", files, bytes)
+	fmt.Fprintf(p.w, "%s %d files, %d bytes\n", p.doing, files, bytes)
 }
 
-func (p *lineProgress) Add(bytes int64) {
+func (p *lineProgress) Add(files int, bytes int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done++
+	p.n += files
 	p.sum += bytes
 	if time.Since(p.last) >= p.every {
 		p.last = time.Now()
-		fmt.Fprintf(p.w, "downloaded %d of %d files, %d of %d bytes\n", p.done, p.files, p.sum, p.total)
+		p.line()
 	}
 }
 
 func (p *lineProgress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "downloaded %d of %d files, %d of %d bytes\n", p.done, p.files, p.sum, p.total)
+	p.line()
+}
+
+func (p *lineProgress) line() {
+	fmt.Fprintf(p.w, "%s %d of %d files, %d of %d bytes\n", p.done, p.n, p.files, p.sum, p.total)
 }

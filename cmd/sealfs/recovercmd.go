@@ -53,7 +53,7 @@ func runRecover(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	opts := recovery.Options{Bucket: b, Key: key, Store: loc.store, Sealed: sealed, Snapshot: *snap, Download: *dl}
 	if *dl {
-		opts.Progress = newProgress(stdout)
+		opts.Progress = newProgress(stdout, "downloading", "downloaded")
 	}
 	// A recovery of any size should fit beside other work: the Go heap is
 	// kept near what is live (about 70 MiB for a tree of 11,000 files)

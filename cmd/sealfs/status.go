@@ -13,14 +13,15 @@ import (
 
 // statusReport is `sealfs status`.
 type statusReport struct {
-	Store   string `json:"store"`
-	Mounted bool   `json:"mounted"`
+	Store      string `json:"store"`
+	Mounted    bool   `json:"mounted"`
+	Mountpoint string `json:"mountpoint,omitempty"`
 	uploader.Status
 	Lease string `json:"lease"`
 }
 
-func daemonStatus(st *store.Store, sy *syncer) (statusReport, error) {
-	r := statusReport{Store: st.Dir, Mounted: true, Lease: "none (no remote)"}
+func daemonStatus(st *store.Store, sy *syncer, mnt string) (statusReport, error) {
+	r := statusReport{Store: st.Dir, Mounted: true, Mountpoint: mnt, Lease: "none (no remote)"}
 	if sy == nil {
 		qs, err := uploader.QueueStatus(st.Meta)
 		r.Status = qs
@@ -86,7 +87,11 @@ func printStatus(w io.Writer, r statusReport) {
 		remoteURL = "(none)"
 	}
 	fmt.Fprintf(w, "store:           %s\n", r.Store)
-	fmt.Fprintf(w, "mounted:         %v\n", r.Mounted)
+	if r.Mounted {
+		fmt.Fprintf(w, "mounted:         %s\n", quoteName(r.Mountpoint))
+	} else {
+		fmt.Fprintf(w, "mounted:         no\n")
+	}
 	fmt.Fprintf(w, "remote:          %s\n", remoteURL)
 	fmt.Fprintf(w, "pending:         %d files, %d bytes\n", r.PendingFiles, r.PendingBytes)
 	if !r.OldestPending.IsZero() {
@@ -113,6 +118,12 @@ func daemonJSON(c *http.Client, method, path string, out any) error {
 	if err != nil {
 		return fmt.Errorf("ask the mounted daemon: %w", err)
 	}
+	return daemonReply(resp, out)
+}
+
+// daemonReply decodes the daemon's JSON answer into out (nil: none
+// wanted) and closes it.
+func daemonReply(resp *http.Response, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

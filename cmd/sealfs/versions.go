@@ -39,7 +39,7 @@ func runVersions(args []string, stdout, stderr io.Writer) error {
 	}
 	p := path.Clean("/" + fl.Arg(0))
 	var rows []versionRow
-	err := withHistory(loc, stderr, func(c *http.Client) error {
+	err := daemonOrStore(loc, stderr, true, func(c *http.Client) error {
 		return daemonJSON(c, http.MethodGet, "/versions?"+url.Values{"path": {p}}.Encode(), &rows)
 	}, func(st *store.Store, b *remote.Bucket) (err error) {
 		rows, err = fileHistory(context.Background(), st, b, p)
@@ -89,7 +89,7 @@ func runUndelete(args []string, stdout, stderr io.Writer) error {
 		req.To = path.Clean("/" + req.To)
 	}
 	var res undeleteResult
-	err := withHistory(loc, stderr, func(c *http.Client) error {
+	err := daemonOrStore(loc, stderr, true, func(c *http.Client) error {
 		return daemonJSON(c, http.MethodPost, "/undelete?"+req.query().Encode(), &res)
 	}, func(st *store.Store, b *remote.Bucket) error {
 		fsys, err := openUnmounted(st, stderr)
@@ -181,11 +181,11 @@ func undelete(ctx context.Context, st *store.Store, fsys *sealfs.FS, b *remote.B
 	return res, nil
 }
 
-// withHistory runs viaDaemon when the store is mounted, else direct on
-// the store opened for writing, with its bucket when it has one and it
-// answers (a bucket that does not is reported on stderr, and only local
-// content can be read).
-func withHistory(loc location, stderr io.Writer, viaDaemon func(*http.Client) error, direct func(*store.Store, *remote.Bucket) error) error {
+// daemonOrStore runs viaDaemon when the store is mounted, else direct on
+// the store opened for writing; withBucket adds its bucket when it has one
+// and it answers (a bucket that does not is reported on stderr, and only
+// local content can be read).
+func daemonOrStore(loc location, stderr io.Writer, withBucket bool, viaDaemon func(*http.Client) error, direct func(*store.Store, *remote.Bucket) error) error {
 	if !store.Exists(loc.store) {
 		return badInput("store %s does not exist", loc.store)
 	}
@@ -198,7 +198,7 @@ func withHistory(loc location, stderr io.Writer, viaDaemon func(*http.Client) er
 	}
 	defer st.Close()
 	var b *remote.Bucket
-	if st.Config.Remote != "" {
+	if withBucket && st.Config.Remote != "" {
 		if b, err = openBucket(st.Dir, key, st.Config.Remote, st.Config.Remote); err != nil {
 			fmt.Fprintf(stderr, "sealfs: bucket not available (%v); only local content can be read\n", err)
 			b = nil

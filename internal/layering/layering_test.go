@@ -14,6 +14,7 @@ const module = "github.com/sealfs/sealfs/"
 // A package missing here may import nothing of ours.
 var allowed = map[string][]string{
 	"crypto":          nil,
+	"backup":          nil,
 	"meta":            nil,
 	"store":           {"crypto", "meta"},
 	"fs":              {"crypto", "meta", "fs/version"},
