@@ -87,12 +87,14 @@ type writeBufs struct {
 	runIdx int64  // index of the first block in run
 	cblk   []byte // one sealed block read back for read-modify-write
 	pblk   []byte // its plaintext
+	mac    []byte // a plain block's AAD and bytes, as its tag covers them
 	aad    blockAAD
 }
 
 type readBufs struct {
 	cipher []byte
 	plain  []byte
+	mac    []byte
 	aad    blockAAD
 }
 
@@ -105,10 +107,10 @@ func CreateFile(w *Wrapper, b Backing, blockSize int) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create file: %w", err)
 	}
-	return createFile(w, b, fileID, blockSize)
+	return createFile(w, b, fileID, blockSize, Version)
 }
 
-func createFile(w *Wrapper, b Backing, fileID FileID, blockSize int) (*File, error) {
+func createFile(w *Wrapper, b Backing, fileID FileID, blockSize int, version uint16) (*File, error) {
 	if blockSize == 0 {
 		blockSize = DefaultBlockSize
 	}
@@ -118,7 +120,7 @@ func createFile(w *Wrapper, b Backing, fileID FileID, blockSize int) (*File, err
 	if err := b.Truncate(0); err != nil {
 		return nil, fmt.Errorf("create file %s: %w", fileID, err)
 	}
-	hdr := Header{Version: Version, BlockSize: uint32(blockSize), FileID: fileID}
+	hdr := Header{Version: version, BlockSize: uint32(blockSize), FileID: fileID}
 	f := newFile(w, b, hdr)
 	if err := f.newDEK(); err != nil {
 		return nil, fmt.Errorf("create file %s: %w", fileID, err)
@@ -158,14 +160,14 @@ func OpenFileContext(ctx context.Context, w *Wrapper, b Backing, k FileKey) (*Fi
 	}
 	aead := newAEAD(dek)
 	clear(dek)
-	if hdr.Version >= 2 {
+	if hdr.Version != 1 {
 		if _, err := aead.Open(nil, nil, hdr.Tag, hdr.tagAAD()); err != nil {
 			return nil, fmt.Errorf("open file %s: header tag: %w", hdr.FileID, ErrAuth)
 		}
 	}
 	f := newFile(w, b, *hdr)
 	f.aead, f.key = aead, k
-	f.readOnly = hdr.Version < Version
+	f.readOnly = hdr.Version == 1
 	fi, err := b.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("open file %s: %w", hdr.FileID, err)
@@ -252,7 +254,7 @@ func (f *File) loadBlock(ctx context.Context, dst []byte, i int64, n int, final 
 	if err := f.readCipher(ctx, cblk, i); err != nil {
 		return dst, err
 	}
-	out, err := f.aead.Open(dst, nil, cblk, f.wbuf.aad.set(i, final))
+	out, err := f.openBlock(dst, cblk, f.wbuf.aad.set(i, final), &f.wbuf.mac)
 	if err != nil {
 		clear(dst[len(dst):cap(dst)]) // Open may have written there
 		return dst, fmt.Errorf("open block %d: %w", i, ErrAuth)
@@ -353,7 +355,7 @@ func (f *File) readRun(ctx context.Context, p []byte, off, i, j int64, rb *readB
 			}
 			dst = rb.plain
 		}
-		out, err := f.aead.Open(dst[:0], nil, ct, rb.aad.set(k, false))
+		out, err := f.openBlock(dst[:0], ct, rb.aad.set(k, false), &rb.mac)
 		if err != nil {
 			clear(dst[:f.bs])
 			return n, fmt.Errorf("open block %d: %w", k, ErrAuth)

@@ -399,7 +399,7 @@ func TestCreateFileWithID(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newMem(nil)
-	f, err := crypto.CreateFileWithID(w, m, id, 0)
+	f, err := crypto.CreateFileWithID(w, m, id, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}

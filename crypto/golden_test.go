@@ -45,15 +45,15 @@ func goldenPath(version, size int) string {
 	return filepath.Join("testdata", fmt.Sprintf("v%d-%d.sealfs", version, size))
 }
 
-// goldenKeyPath holds a version 2 file's wrapped DEK as its content record
-// would: "<key ID hex> <wrapped DEK hex>\n".
-func goldenKeyPath(size int) string {
-	return filepath.Join("testdata", fmt.Sprintf("v2-%d.dek", size))
+// goldenKeyPath holds a version 2 or 3 file's wrapped DEK as its content
+// record would: "<key ID hex> <wrapped DEK hex>\n".
+func goldenKeyPath(version, size int) string {
+	return filepath.Join("testdata", fmt.Sprintf("v%d-%d.dek", version, size))
 }
 
-func readGoldenKey(t *testing.T, size int) crypto.FileKey {
+func readGoldenKey(t *testing.T, version, size int) crypto.FileKey {
 	t.Helper()
-	b, err := os.ReadFile(goldenKeyPath(size))
+	b, err := os.ReadFile(goldenKeyPath(version, size))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func readGoldenKey(t *testing.T, size int) crypto.FileKey {
 	id, err1 := hex.DecodeString(idHex)
 	wrapped, err2 := hex.DecodeString(wrappedHex)
 	if err1 != nil || err2 != nil || len(id) != len(k.KeyID) {
-		t.Fatalf("%s: malformed", goldenKeyPath(size))
+		t.Fatalf("%s: malformed", goldenKeyPath(version, size))
 	}
 	copy(k.KeyID[:], id)
 	k.Wrapped = wrapped
@@ -100,7 +100,7 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("golden key ID %s, want %s", k.ID(), goldenKeyID)
 	}
 	w := crypto.NewWrapper(k)
-	for _, version := range []int{1, 2} {
+	for _, version := range []int{1, 2, crypto.PlainVersion} {
 		for _, g := range goldenFiles {
 			t.Run(fmt.Sprintf("v%d/%d", version, g.size), func(t *testing.T) {
 				b, err := os.Open(goldenPath(version, g.size))
@@ -109,8 +109,8 @@ func TestGolden(t *testing.T) {
 				}
 				defer b.Close()
 				var key crypto.FileKey // version 1: the header's own
-				if version == 2 {
-					key = readGoldenKey(t, g.size)
+				if version != 1 {
+					key = readGoldenKey(t, version, g.size)
 				}
 				f, err := crypto.OpenFile(w, b, key)
 				if err != nil {
@@ -191,16 +191,32 @@ func writeGolden(t *testing.T) {
 	k := goldenKey(t)
 	t.Logf("golden key ID %s", k.ID())
 	w := crypto.NewWrapper(k)
-	for _, g := range goldenFiles {
-		plain := goldenPlain(g.size)
-		c, key := sealed(t, w, B, plain)
-		if err := os.WriteFile(goldenPath(crypto.Version, g.size), c, 0o644); err != nil {
-			t.Fatal(err)
+	for _, version := range []int{crypto.Version, crypto.PlainVersion} {
+		for _, g := range goldenFiles {
+			plain := goldenPlain(g.size)
+			m := newMem(nil)
+			id, err := crypto.NewFileID()
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := crypto.CreateFileWithID(w, m, id, B, version == crypto.PlainVersion)
+			if err == nil {
+				_, err = f.WriteAt(plain, 0)
+			}
+			if err == nil {
+				err = f.Flush()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(goldenPath(version, g.size), m.bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			line := fmt.Sprintf("%s %x\n", f.Key().KeyID, f.Key().Wrapped)
+			if err := os.WriteFile(goldenKeyPath(version, g.size), []byte(line), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("golden v%d size %d sha256 %x", version, g.size, sha256.Sum256(plain))
 		}
-		line := fmt.Sprintf("%s %x\n", key.KeyID, key.Wrapped)
-		if err := os.WriteFile(goldenKeyPath(g.size), []byte(line), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("golden size %d sha256 %x", g.size, sha256.Sum256(plain))
 	}
 }

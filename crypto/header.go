@@ -11,9 +11,16 @@ import (
 // extended, or a size no valid file can have.
 var ErrAuth = errors.New("ciphertext authentication failed")
 
-// Version is the content format version this package writes. Version 1
-// (the DEK wrapped in the header) is still read.
+// Version is the content format version this package writes for encrypted
+// content. Version 1 (the DEK wrapped in the header) is still read.
 const Version = 2
+
+// PlainVersion marks plain content: the layout of version 2, with blocks
+// that are authenticated (a GMAC tag under the file's DEK) but not
+// encrypted, for directories whose encryption is off. It is a sibling of
+// version 2, not its successor; the version is in every block's AAD and
+// under the header tag, so neither kind can pass for the other.
+const PlainVersion = 3
 
 // magic starts every content file ("SEALFS CipherText").
 const magic = "SEALFSCT"
@@ -76,7 +83,7 @@ func headerSize(version uint16) int {
 	switch version {
 	case 1:
 		return HeaderSizeV1
-	case 2:
+	case 2, PlainVersion:
 		return HeaderSize
 	}
 	return 0
@@ -96,7 +103,7 @@ func (h *Header) MarshalBinary() ([]byte, error) {
 	case 1:
 		copy(b[offV1KeyID:], h.KeyID[:])
 		copy(b[offV1Wrapped:], h.WrappedDEK)
-	case 2:
+	default:
 		copy(b[offV2Tag:], h.Tag)
 	}
 	return b, nil
@@ -148,7 +155,7 @@ func ParseHeader(b []byte) (*Header, error) {
 	case 1:
 		copy(h.KeyID[:], b[offV1KeyID:])
 		h.WrappedDEK = append([]byte(nil), b[offV1Wrapped:HeaderSizeV1]...)
-	case 2:
+	default:
 		h.Tag = append([]byte(nil), b[offV2Tag:HeaderSize]...)
 	}
 	if err := h.validate(); err != nil {
@@ -168,11 +175,14 @@ func (h *Header) validate() error {
 	if h.Version == 1 && len(h.WrappedDEK) != WrappedDEKSize {
 		return fmt.Errorf("wrapped DEK is %d bytes, want %d: %w", len(h.WrappedDEK), WrappedDEKSize, ErrAuth)
 	}
-	if h.Version == 2 && len(h.Tag) != HeaderTagSize {
+	if h.Version != 1 && len(h.Tag) != HeaderTagSize {
 		return fmt.Errorf("header tag is %d bytes, want %d: %w", len(h.Tag), HeaderTagSize, ErrAuth)
 	}
 	return nil
 }
+
+// Plain reports whether the file's blocks hold plaintext (PlainVersion).
+func (h Header) Plain() bool { return h.Version == PlainVersion }
 
 func (h *Header) clone() Header {
 	c := *h

@@ -62,7 +62,7 @@ func TestHeaderInvalid(t *testing.T) {
 		{"short", good[:crypto.HeaderSize-1]},
 		{"long", append(bytes.Clone(good), 0)},
 		{"version 0", patch(good, 8, 0, 0)},
-		{"version 3", patch(good, 8, 0, 3)},
+		{"version 4", patch(good, 8, 0, 4)},
 		{"version 1 at version 2's size", patch(good, 8, 0, 1)},
 		{"block size 0", patch(good, 10, 0, 0, 0, 0)},
 		{"block size 15", patch(good, 10, 0, 0, 0, 15)},

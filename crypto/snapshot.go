@@ -69,7 +69,7 @@ func CreateSnapshot(k *MasterKey, b Backing, info SnapshotInfo) (*File, error) {
 	if err := b.Truncate(0); err != nil {
 		return nil, fmt.Errorf("create snapshot: %w", err)
 	}
-	f, err := createFile(w, offsetBacking{b, int64(SnapshotDescriptorSize)}, id, 0)
+	f, err := createFile(w, offsetBacking{b, int64(SnapshotDescriptorSize)}, id, 0, Version)
 	if err != nil {
 		return nil, fmt.Errorf("create snapshot: %w", err)
 	}

@@ -186,7 +186,7 @@ func (f *File) addToRun(i int64, plain []byte) error {
 
 func (f *File) seal(dst, plain []byte, i int64, final bool) []byte {
 	f.seals++
-	return f.aead.Seal(dst, nil, plain, f.wbuf.aad.set(i, final))
+	return f.sealBlock(dst, plain, f.wbuf.aad.set(i, final), &f.wbuf.mac)
 }
 
 // flushRun writes the gathered blocks; a failure is sticky, since the

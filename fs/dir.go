@@ -106,6 +106,9 @@ func (n *node) link(tx *meta.Tx, name string, in *meta.Inode) error {
 		return err
 	}
 	isDir := in.Mode&syscall.S_IFMT == syscall.S_IFDIR
+	if isDir {
+		in.Plain = dir.Plain
+	}
 	if dir.Mode&syscall.S_ISGID != 0 {
 		// BSD group semantics in setgid directories, as ext4.
 		in.Gid = dir.Gid
@@ -223,12 +226,20 @@ func (n *node) createFile(ctx context.Context, mode uint32, out *fuse.EntryOut, 
 }
 
 // createContent is createFile without the kernel's side. Callers hold nsMu.
+// The content is plain when n's encryption is off.
 func (n *node) createContent(ctx context.Context, mode uint32, place func(*meta.Tx, *meta.Inode) error) (meta.Inode, *version.File, error) {
 	in, err := n.newInode(ctx, syscall.S_IFREG|mode&^syscall.S_IFMT)
 	if err != nil {
 		return in, nil, err
 	}
-	f, err := n.fsys.versions.Create(in.Ino, func(tx *meta.Tx) error {
+	var dir meta.Inode
+	if err := n.fsys.meta.View(func(tx *meta.Tx) (err error) {
+		dir, err = tx.Inode(n.ino)
+		return err
+	}); err != nil {
+		return in, nil, err
+	}
+	f, err := n.fsys.versions.Create(in.Ino, dir.Plain, func(tx *meta.Tx) error {
 		placed := in // place may run more than once
 		if err := place(tx, &placed); err != nil {
 			return err

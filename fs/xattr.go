@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,9 @@ const (
 	xattrPrefix    = "user.sealfs."
 	xattrEncrypted = xattrPrefix + "encrypted"
 	xattrSync      = xattrPrefix + "sync"
+	// xattrEncrypt is a directory's encryption toggle, and the one
+	// writable sealfs attribute: "true" or "false".
+	xattrEncrypt = xattrPrefix + "encrypt"
 
 	maxXattrValue = 64 << 10 // XATTR_SIZE_MAX
 	maxXattrName  = 255      // XATTR_NAME_MAX
@@ -57,6 +61,14 @@ func (n *node) xattr(attr string) ([]byte, error) {
 }
 
 func (n *node) virtualXattr(attr string) ([]byte, error) {
+	if attr == xattrEncrypt && n.StableAttr().Mode == syscall.S_IFDIR {
+		var dir meta.Inode
+		err := n.fsys.meta.View(func(tx *meta.Tx) (err error) {
+			dir, err = tx.Inode(n.ino)
+			return err
+		})
+		return []byte(strconv.FormatBool(!dir.Plain)), err
+	}
 	if !n.IsRegular() || (attr != xattrEncrypted && attr != xattrSync) {
 		return nil, meta.ErrNotFound
 	}
@@ -77,11 +89,44 @@ func (n *node) virtualXattr(attr string) ([]byte, error) {
 	return []byte(strconv.FormatBool(c.Encrypted)), nil
 }
 
+// ParseToggle reads an encryption toggle value: true/false, on/off, 1/0.
+func ParseToggle(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "on", "1":
+		return true, nil
+	case "false", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("want true or false (on, off), not %q", s)
+}
+
+// SetEncryption switches encryption on or off for what is made in
+// directory dir from now on; what is in it keeps the kind it was written
+// with.
+func SetEncryption(tx *meta.Tx, dir meta.Ino, on bool) error {
+	in, err := tx.Inode(dir)
+	if err != nil {
+		return err
+	}
+	if in.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return syscall.ENOTDIR
+	}
+	in.Plain = !on
+	return tx.PutInode(in)
+}
+
 // IsRegular reports whether n is a regular file.
 func (n *node) IsRegular() bool { return n.StableAttr().Mode == syscall.S_IFREG }
 
 // Setxattr sets an extended attribute, honouring XATTR_CREATE and XATTR_REPLACE.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if attr == xattrEncrypt && n.StableAttr().Mode == syscall.S_IFDIR {
+		on, err := ParseToggle(string(data))
+		if err != nil {
+			return syscall.EINVAL
+		}
+		return toErrno(n.updateXattr(func(tx *meta.Tx) error { return SetEncryption(tx, n.ino, on) }))
+	}
 	if errno := n.checkXattrWrite(attr); errno != 0 {
 		return errno
 	}

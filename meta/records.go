@@ -26,6 +26,9 @@ type Inode struct {
 	Mtime  int64  `json:"mtime"`
 	Ctime  int64  `json:"ctime"`
 	Target string `json:"target,omitempty"` // symlink target
+	// Plain, on a directory, switches encryption off for what is made in
+	// it: new files get plain content, new directories inherit the flag.
+	Plain bool `json:"plain,omitempty"`
 }
 
 // ModTime returns Mtime as a time.Time.

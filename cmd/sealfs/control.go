@@ -64,6 +64,7 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string) (*co
 	mux.HandleFunc("GET /versions", serveVersions(st, sy))
 	mux.HandleFunc("POST /undelete", serveUndelete(st, fsys, sy))
 	mux.HandleFunc("POST /write", serveWrite(st, fsys))
+	mux.HandleFunc("POST /encryption", serveEncryption(st))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		status, err := daemonStatus(st, sy, mnt)
 		if err != nil {

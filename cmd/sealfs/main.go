@@ -46,6 +46,7 @@ var commands = []command{
 	{"remote", "set the bucket URL and credentials (remote set URL)", runRemote},
 	{"recover", "rebuild a store from its bucket and the key, on a new machine", runRecover},
 	{"cat", "write one file's plaintext to stdout (from the mount, the store or a bucket alone)", runCat},
+	{"encryption", "show or switch a directory's encryption: encryption [on|off] DIR", runEncryption},
 	{"backup", "write a tar.gz of directories into the filesystem (/backups/NAME/NAME-<time>.tar.gz)", runBackup},
 	{"versions", "list the kept versions of a file: current, replaced and deleted", runVersions},
 	{"undelete", "bring back a deleted file or an earlier version of one", runUndelete},
@@ -91,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "sealfs: an encrypted backup filesystem\n\nUsage: sealfs COMMAND [flags] [args]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'sealfs COMMAND --help' for the flags of a command.")
 }

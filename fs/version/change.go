@@ -64,7 +64,7 @@ func (f *File) beginChange() error {
 	case Broken:
 		return f.damage
 	}
-	rec, data, content, err := f.k.newContent()
+	rec, data, content, err := f.k.newContent(!f.rec.Encrypted)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,14 @@ func (f *File) beginChange() error {
 
 // startEmpty opens a closed file with a new, empty version.
 func (f *File) startEmpty() error {
-	rec, data, content, err := f.k.newContent()
+	var old meta.Content
+	if err := f.k.cfg.Meta.View(func(tx *meta.Tx) (err error) {
+		old, err = tx.Content(f.ino)
+		return err
+	}); err != nil {
+		return err
+	}
+	rec, data, content, err := f.k.newContent(!old.Encrypted)
 	if err != nil {
 		return err
 	}
@@ -99,7 +106,7 @@ func (f *File) startEmpty() error {
 
 // replaceEmpty swaps the open version for a new, empty one.
 func (f *File) replaceEmpty() error {
-	rec, data, content, err := f.k.newContent()
+	rec, data, content, err := f.k.newContent(!f.rec.Encrypted)
 	if err != nil {
 		return err
 	}
@@ -159,7 +166,9 @@ func (f *File) recordEmpty(rec *meta.Content) error {
 
 // newContent creates a ciphertext file for a new version with its own file
 // ID and DEK, already holding a valid empty file, and returns its record.
-func (k *Keeper) newContent() (meta.Content, DataFile, *crypto.File, error) {
+// plain makes plain content (a file of a directory whose encryption is
+// off); a file's later versions keep the kind of its first.
+func (k *Keeper) newContent(plain bool) (meta.Content, DataFile, *crypto.File, error) {
 	id, err := crypto.NewFileID()
 	if err != nil {
 		return meta.Content{}, nil, nil, err
@@ -168,7 +177,7 @@ func (k *Keeper) newContent() (meta.Content, DataFile, *crypto.File, error) {
 	if err != nil {
 		return meta.Content{}, nil, nil, err
 	}
-	content, err := crypto.CreateFileWithID(k.cfg.Wrapper, data, id, k.cfg.BlockSize)
+	content, err := crypto.CreateFileWithID(k.cfg.Wrapper, data, id, k.cfg.BlockSize, plain)
 	if err == nil {
 		err = content.Flush()
 	}
@@ -181,7 +190,7 @@ func (k *Keeper) newContent() (meta.Content, DataFile, *crypto.File, error) {
 	k.markWritten()
 	rec := meta.Content{
 		FileID: id, KeyID: key.KeyID, WrappedDEK: key.Wrapped,
-		Encrypted: true, Version: 1,
+		Encrypted: !plain, Version: 1,
 	}
 	return rec, data, content, nil
 }

@@ -185,7 +185,7 @@ func crashScenarios() []crashScenario {
 			}},
 		{name: "create, fsync, append, commit", states: [][]byte{absent, {}, contentA, concat(contentA, contentB)},
 			run: func(r *rig, p *progress) error {
-				f, err := r.k.Create(theIno, func(tx *meta.Tx) error {
+				f, err := r.k.Create(theIno, false, func(tx *meta.Tx) error {
 					return tx.PutInode(meta.Inode{Ino: theIno, Mode: 0o100644, Nlink: 1})
 				})
 				if err != nil {

@@ -21,7 +21,7 @@ func newTestRig(t *testing.T) *rig {
 // TestStates walks one file through every transition of State.
 func TestStates(t *testing.T) {
 	r := newTestRig(t)
-	f, err := r.k.Create(theIno, func(tx *meta.Tx) error {
+	f, err := r.k.Create(theIno, false, func(tx *meta.Tx) error {
 		return tx.PutInode(meta.Inode{Ino: theIno, Mode: 0o100644, Nlink: 1})
 	})
 	if err != nil {

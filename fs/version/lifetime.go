@@ -7,11 +7,12 @@ import (
 	"github.com/sealfs/sealfs/meta"
 )
 
-// Create makes the content of new regular file ino, a new, empty version,
-// and returns it open for one handle. place records the inode (and its
-// name) in the same transaction as the content record.
-func (k *Keeper) Create(ino meta.Ino, place func(*meta.Tx) error) (*File, error) {
-	rec, data, content, err := k.newContent()
+// Create makes the content of new regular file ino, a new, empty version
+// (plain content when plain), and returns it open for one handle. place
+// records the inode (and its name) in the same transaction as the content
+// record.
+func (k *Keeper) Create(ino meta.Ino, plain bool, place func(*meta.Tx) error) (*File, error) {
+	rec, data, content, err := k.newContent(plain)
 	if err != nil {
 		return nil, err
 	}

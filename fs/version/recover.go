@@ -124,7 +124,7 @@ func (k *Keeper) restorePrev(ino meta.Ino, lost meta.Content, p meta.Prev) error
 
 // resetEmpty gives ino a new, empty version in place of lost.
 func (k *Keeper) resetEmpty(ino meta.Ino, lost meta.Content) error {
-	rec, data, _, err := k.newContent()
+	rec, data, _, err := k.newContent(!lost.Encrypted)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func (r *rig) create(b []byte) error {
 }
 
 func (r *rig) createIno(ino meta.Ino, b []byte) error {
-	f, err := r.k.Create(ino, func(tx *meta.Tx) error {
+	f, err := r.k.Create(ino, false, func(tx *meta.Tx) error {
 		if ino == theIno {
 			if err := tx.PutEntry(1, meta.Entry{Name: theName, Ino: ino, Mode: syscall.S_IFREG}); err != nil {
 				return err
