@@ -104,7 +104,7 @@ func (n *node) truncate(ctx context.Context, fh gofs.FileHandle, size int64) sys
 		if f, err = n.fsys.versions.Acquire(ctx, n.ino, access); err != nil {
 			return n.contentErrno("truncate", err)
 		}
-		defer func() { n.fsys.versions.Release(f) }()
+		defer func() { n.fsys.versions.Release(f, n.where) }()
 		if size == 0 {
 			return 0 // Replace emptied it
 		}

@@ -123,7 +123,7 @@ func (n *node) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
 	if f == nil {
 		return 0
 	}
-	return n.contentErrno("release", n.fsys.versions.Release(f))
+	return n.contentErrno("release", n.fsys.versions.Release(f, n.where))
 }
 
 // contentErrno logs a content failure with the file's path (never its bytes)

@@ -40,6 +40,15 @@ func (n *node) path() string {
 	return "/" + p
 }
 
+// where is n's path for a plain file's readable copy in the bucket; "" when
+// go-fuse no longer knows a name.
+func (n *node) where() string {
+	if p := n.path(); p != "?" {
+		return p
+	}
+	return ""
+}
+
 // childPath is the path of name in directory n; "" when n's is unknown.
 func (n *node) childPath(name string) string {
 	switch p := n.path(); p {

@@ -61,7 +61,7 @@ func (f *FS) WriteFile(ctx context.Context, p string, a FileAttrs, r io.Reader) 
 	if err != nil {
 		return meta.Inode{}, err
 	}
-	in, err := dir.writeUnnamed(ctx, a, r)
+	in, err := dir.writeUnnamed(ctx, p, a, r)
 	if err == nil {
 		err = dir.linkOver(in.Ino, name)
 	}
@@ -77,9 +77,9 @@ func (f *FS) WriteFile(ctx context.Context, p string, a FileAttrs, r io.Reader) 
 }
 
 // writeUnnamed creates a file with no name in n, with r's bytes, durable,
-// closed and with a's attributes. On failure the returned inode, if it has
-// a number, is left for destroyUnnamed.
-func (n *node) writeUnnamed(ctx context.Context, a FileAttrs, r io.Reader) (in meta.Inode, err error) {
+// closed and with a's attributes; p is the path it is for. On failure the
+// returned inode, if it has a number, is left for destroyUnnamed.
+func (n *node) writeUnnamed(ctx context.Context, p string, a FileAttrs, r io.Reader) (in meta.Inode, err error) {
 	n.fsys.nsMu.Lock()
 	in, file, err := n.createContent(ctx, a.Perm&^syscall.S_IFMT, func(tx *meta.Tx, in *meta.Inode) error {
 		in.Uid, in.Gid = a.Uid, a.Gid
@@ -90,7 +90,7 @@ func (n *node) writeUnnamed(ctx context.Context, a FileAttrs, r io.Reader) (in m
 		return meta.Inode{}, err
 	}
 	werr := n.fill(ctx, file, r)
-	if err := n.fsys.versions.Release(file); werr == nil {
+	if err := n.fsys.versions.Release(file, func() string { return p }); werr == nil {
 		werr = err
 	}
 	if werr != nil {

@@ -27,8 +27,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	n.fsys.nsMu.Lock()
 	defer n.fsys.nsMu.Unlock()
 	var gone *meta.Ino
+	var queued bool
 	err := n.fsys.meta.Update(func(tx *meta.Tx) error {
-		gone = nil
+		gone, queued = nil, false
 		src, err := tx.Lookup(n.ino, name)
 		if err != nil {
 			return err
@@ -44,7 +45,16 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 			if !exists {
 				return syscall.ENOENT
 			}
-			return exchange(tx, n, src, dst, old, now)
+			if err := exchange(tx, n, src, dst, old, now); err != nil {
+				return err
+			}
+			q1, err := n.fsys.renamed(tx, src, dst.childPath(newName))
+			if err != nil {
+				return err
+			}
+			q2, err := n.fsys.renamed(tx, old, n.childPath(name))
+			queued = q1 || q2
+			return err
 		case exists && flags&unix.RENAME_NOREPLACE != 0:
 			return syscall.EEXIST
 		case exists && old.Ino == src.Ino:
@@ -63,15 +73,30 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 				}
 			}
 		}
-		return move(tx, n, src, dst, newName, now)
+		if err := move(tx, n, src, dst, newName, now); err != nil {
+			return err
+		}
+		queued, err = n.fsys.renamed(tx, src, dst.childPath(newName))
+		return err
 	})
 	if err != nil {
 		return toErrno(err)
+	}
+	if queued {
+		n.fsys.versions.Wake()
 	}
 	if gone != nil {
 		return toErrno(n.fsys.destroyInode(*gone))
 	}
 	return 0
+}
+
+// renamed lets the bucket copies of plain files follow entry e to path p.
+func (f *FS) renamed(tx *meta.Tx, e meta.Entry, p string) (bool, error) {
+	if p == "" || e.Mode != syscall.S_IFREG && e.Mode != syscall.S_IFDIR {
+		return false, nil
+	}
+	return f.versions.Renamed(tx, e.Ino, e.Mode == syscall.S_IFDIR, p)
 }
 
 // replace removes old from dst so that src can take its name.

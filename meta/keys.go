@@ -14,6 +14,7 @@ const (
 	tagUnsettled = 'w' // w <ino>         -> Unsettled; data maybe not durable yet
 	tagUpload    = 'u' // u <due> <file id> -> Upload
 	tagRetired   = 'r' // r <after> <file id> -> Retired (kept for the retention period)
+	tagRekey     = 'm' // m <dir>          -> Rekey (plain copies to move after a rename)
 	keyInoSeq    = "s/ino"
 )
 

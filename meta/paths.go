@@ -2,8 +2,26 @@ package meta
 
 import (
 	"errors"
+	"strings"
 	"syscall"
 )
+
+// LookupPath returns the inode at path p ("/a/b", as in the mount), or
+// ErrNotFound.
+func (tx *Tx) LookupPath(p string) (Ino, error) {
+	ino := RootIno
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		e, err := tx.Lookup(ino, name)
+		if err != nil {
+			return 0, err
+		}
+		ino = e.Ino
+	}
+	return ino, nil
+}
 
 // Paths returns a path (as seen in the mount) for every inode that has a
 // name, walking the tree from the root breadth first; a hard-linked file

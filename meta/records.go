@@ -62,7 +62,18 @@ type Content struct {
 	Version    uint64    `json:"version"`
 	Sync       SyncState `json:"sync,omitempty"`
 	SyncDetail string    `json:"sync_detail,omitempty"` // generation/etag when synced, reason on error
+	// Plain content only. Object is the bucket key of its readable copy,
+	// PlainObject(the file's path when it was sealed); empty when the
+	// path was unknown (then it goes to data/ like encrypted content).
+	// SHA256 (hex) is the plaintext's, recorded when it was uploaded: a
+	// copy read back from the bucket must match it.
+	Object string `json:"object,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
+
+// PlainObject is the bucket key of the readable copy of the plain file at
+// path p (as in the mount, "/app/x.tar.gz"): "plain/app/x.tar.gz".
+func PlainObject(p string) string { return "plain" + p }
 
 // SyncText is how the sync state reads in user.sealfs.sync and the SYNC
 // column: pending, uploading, synced <generation or etag>, error <reason>.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -135,4 +136,27 @@ func verify(a driver.Attributes, want sums) error {
 		return nil
 	}
 	return driver.Errorf(driver.Permanent, fmt.Errorf("%w: %s", ErrChecksum, msg))
+}
+
+// Replace uploads size bytes of src to key, whether or not the key holds
+// an object: the readable copy of a plain file, whose key is its path and
+// which its next version takes over. It replaces the version it found
+// (PutIfVersion), so two writers racing for one key cannot interleave.
+func (b *Bucket) Replace(ctx context.Context, key string, src io.ReaderAt, size int64) (driver.Attributes, error) {
+	var last error
+	for range 3 {
+		cur, err := b.Stat(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			cur.Version = ""
+		case err != nil:
+			return driver.Attributes{}, err
+		}
+		a, err := b.PutIfVersion(ctx, key, src, size, cur.Version)
+		if !errors.Is(err, ErrAlreadyExists) && !errors.Is(err, ErrNotFound) {
+			return a, err
+		}
+		last = err // replaced or created meanwhile: look again
+	}
+	return driver.Attributes{}, last
 }

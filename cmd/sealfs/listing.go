@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 	"syscall"
 	"time"
 
@@ -118,19 +117,9 @@ func (l lister) describe(tx *meta.Tx, name, p string, in meta.Inode) (listEntry,
 }
 
 func resolvePath(tx *meta.Tx, p string) (meta.Ino, error) {
-	ino := meta.RootIno
-	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
-		if name == "" {
-			continue
-		}
-		e, err := tx.Lookup(ino, name)
-		if errors.Is(err, meta.ErrNotFound) {
-			return 0, fmt.Errorf("%s: no such file or directory", p)
-		}
-		if err != nil {
-			return 0, err
-		}
-		ino = e.Ino
+	ino, err := tx.LookupPath(p)
+	if errors.Is(err, meta.ErrNotFound) {
+		return 0, fmt.Errorf("%s: no such file or directory", p)
 	}
-	return ino, nil
+	return ino, err
 }

@@ -124,6 +124,7 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	s := &syncer{opts: o, bucket: bucket, lease: lease, cancel: cancel}
 	s.up = uploader.New(uploader.Config{
 		Meta: st.Meta, Data: st, Bucket: bucket, Workers: o.workers, Log: log,
+		Wrapper: st.Wrapper, Retention: o.retention,
 		Snapshots: &snapshot.Writer{Bucket: bucket, Key: key, StoreID: st.ID(), TempDir: st.TempDir()},
 		// A short retention is looked after promptly (and testable).
 		DeleteEvery: min(time.Minute, max(time.Second, o.retention/2)),

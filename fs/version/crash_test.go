@@ -78,7 +78,7 @@ func crashScenarios() []crashScenario {
 				if err := write(f, contentB, int64(len(contentA))); err != nil {
 					return err
 				}
-				if err := r.k.Release(f); err != nil {
+				if err := r.k.Release(f, nil); err != nil {
 					return err
 				}
 				p.closed(1)
@@ -93,7 +93,7 @@ func crashScenarios() []crashScenario {
 				if err := write(f, contentB, 0); err != nil {
 					return err
 				}
-				if err := r.k.Release(f); err != nil {
+				if err := r.k.Release(f, nil); err != nil {
 					return err
 				}
 				p.closed(2)
@@ -119,7 +119,7 @@ func crashScenarios() []crashScenario {
 					return err
 				}
 				p.fsynced(2)
-				return r.k.Release(f)
+				return r.k.Release(f, nil)
 			}},
 		{name: "edit saved twice", setup: contentA, states: [][]byte{contentA, a1, a2},
 			run: func(r *rig, p *progress) error {
@@ -140,7 +140,7 @@ func crashScenarios() []crashScenario {
 				if err := write(f, patchY, blockSize-2); err != nil {
 					return err
 				}
-				if err := r.k.Release(f); err != nil {
+				if err := r.k.Release(f, nil); err != nil {
 					return err
 				}
 				p.closed(2)
@@ -177,7 +177,7 @@ func crashScenarios() []crashScenario {
 				if err := truncate(f, blockSize+3); err != nil {
 					return err
 				}
-				if err := r.k.Release(f); err != nil {
+				if err := r.k.Release(f, nil); err != nil {
 					return err
 				}
 				p.closed(1)
@@ -208,7 +208,7 @@ func crashScenarios() []crashScenario {
 				if err := r.k.Commit(); err != nil {
 					return err
 				}
-				return r.k.Release(f)
+				return r.k.Release(f, nil)
 			}},
 	}
 }

@@ -29,6 +29,9 @@ type File struct {
 	damage  error         // Broken: why the version failed to open
 	unsaved bool          // size or mtime changed since the last save
 	mtime   int64         // of the last change, valid when unsaved
+	// where names the file ("/app/x") for the readable bucket copy of a
+	// plain version sealed at the last release; "" when it has no name.
+	where func() string
 }
 
 // State returns where the file is in its lifecycle.

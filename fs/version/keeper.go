@@ -138,12 +138,14 @@ func (k *Keeper) Acquire(ctx context.Context, ino meta.Ino, access Access) (*Fil
 }
 
 // Release drops one handle; the last one saves the file, seals its version
-// for upload if this open made it, and closes it.
-func (k *Keeper) Release(f *File) error {
+// for upload if this open made it, and closes it. where names the file, for
+// a plain version's readable copy in the bucket (nil or "": unknown).
+func (k *Keeper) Release(f *File, where func() string) error {
 	f.Lock()
 	var err error
 	last := k.unref(f)
 	if last {
+		f.where = where
 		err = f.close()
 	}
 	f.Unlock()

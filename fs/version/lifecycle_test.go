@@ -42,7 +42,7 @@ func TestStates(t *testing.T) {
 	want("write after fsync", version.Copying)
 	must(t, save(f))
 	want("save", version.Fresh)
-	must(t, r.k.Release(f))
+	must(t, r.k.Release(f, nil))
 	want("last release", version.Closed)
 
 	f, err = r.open(version.Write)
@@ -57,15 +57,15 @@ func TestStates(t *testing.T) {
 	want("truncate", version.Fresh) // copied, then saved at once
 	must(t, truncate(f, 0))
 	want("truncate to 0", version.Fresh)
-	must(t, r.k.Release(g))
+	must(t, r.k.Release(g, nil))
 	want("release of one of two handles", version.Fresh)
-	must(t, r.k.Release(f))
+	must(t, r.k.Release(f, nil))
 	want("last release", version.Closed)
 
 	f, err = r.open(version.Replace)
 	must(t, err)
 	want("open(O_TRUNC)", version.Fresh)
-	must(t, r.k.Release(f))
+	must(t, r.k.Release(f, nil))
 }
 
 // TestBrokenOpensOnlyForReplacing: a damaged version fails to open for
@@ -93,7 +93,7 @@ func TestBrokenOpensOnlyForReplacing(t *testing.T) {
 	}
 	must(t, truncate(f, 0))
 	must(t, write(f, contentB, 0))
-	must(t, r.k.Release(f))
+	must(t, r.k.Release(f, nil))
 	got, err := r.read()
 	if err != nil || string(got) != string(contentB) {
 		t.Fatalf("after replacing: %d bytes, %v", len(got), err)
@@ -108,7 +108,7 @@ func TestInodeShowsUnsavedChanges(t *testing.T) {
 	must(t, r.create(nil))
 	f, err := r.open(version.Write)
 	must(t, err)
-	defer r.k.Release(f)
+	defer r.k.Release(f, nil)
 	must(t, write(f, make([]byte, 790528), 0))
 	must(t, truncate(f, 43894))
 	must(t, write(f, make([]byte, 106496), 45056))

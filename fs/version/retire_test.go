@@ -23,7 +23,7 @@ func TestRetiredVersionsKeepWhatUndeleteNeeds(t *testing.T) {
 	f, err := r.open(version.Replace)
 	must(t, err)
 	must(t, write(f, patchX, 0))
-	must(t, r.k.Release(f))
+	must(t, r.k.Release(f, nil))
 	must(t, r.k.Commit())
 	must(t, r.meta.Update(func(tx *meta.Tx) error {
 		if err := tx.DeleteEntry(1, theName); err != nil {

@@ -99,7 +99,7 @@ func (r *rig) createIno(ino meta.Ino, b []byte) error {
 		return err
 	}
 	err = write(f, b, 0)
-	return errors.Join(err, r.k.Release(f))
+	return errors.Join(err, r.k.Release(f, nil))
 }
 
 func (r *rig) open(access version.Access) (*version.File, error) {
@@ -150,7 +150,7 @@ func (r *rig) read() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.k.Release(f)
+	defer r.k.Release(f, nil)
 	f.RLock()
 	defer f.RUnlock()
 	b := make([]byte, f.Size())

@@ -144,6 +144,6 @@ func (f *File) close() error {
 		}
 	}
 	f.state, f.rec, f.data, f.content = Closed, meta.Content{}, nil, nil
-	f.old, f.damage, f.unsaved, f.mtime = nil, nil, false, 0
+	f.old, f.damage, f.unsaved, f.mtime, f.where = nil, nil, false, 0, nil
 	return err
 }

@@ -17,6 +17,12 @@ func (f *File) queueUpload(tx *meta.Tx) error {
 	}
 	now := time.Now()
 	f.rec.Sync, f.rec.SyncDetail = meta.SyncPending, ""
+	f.rec.Object, f.rec.SHA256 = "", ""
+	if !f.rec.Encrypted && f.where != nil {
+		if p := f.where(); p != "" {
+			f.rec.Object = meta.PlainObject(p)
+		}
+	}
 	if err := tx.PutContent(f.ino, f.rec); err != nil {
 		return err
 	}
@@ -51,4 +57,28 @@ func retiredVersion(in meta.Inode, c meta.Content, size uint64, mtime int64) met
 // back, but a copy of it may have reached the bucket.
 func cutShort(ino meta.Ino, c meta.Content) meta.Retired {
 	return meta.Retired{FileID: c.FileID, Ino: ino}
+}
+
+// Renamed follows a rename in transaction tx: the readable bucket copy of
+// plain file ino moves to its new path p (re-uploaded there; the old one is
+// retired), and for a directory the same is recorded for every plain file
+// under it, which the uploader does in the background. It reports whether
+// an upload was queued (then call Wake after the commit).
+func (k *Keeper) Renamed(tx *meta.Tx, ino meta.Ino, isDir bool, p string) (bool, error) {
+	if k.cfg.Upload == nil {
+		return false, nil
+	}
+	now := time.Now()
+	if isDir {
+		// The uploader walks the directory; waking it starts the walk.
+		return true, tx.PutRekey(meta.Rekey{Dir: ino, Path: p, Seq: now.UnixNano()})
+	}
+	return tx.RekeyPlain(ino, meta.PlainObject(p), now.Add(k.cfg.Upload.Quiet), now.Add(k.cfg.Upload.Retention))
+}
+
+// Wake tells the uploader that uploads were queued.
+func (k *Keeper) Wake() {
+	if k.cfg.Upload != nil && k.cfg.Upload.Queued != nil {
+		k.cfg.Upload.Queued()
+	}
 }

@@ -78,7 +78,9 @@ func (c *Cache) EvictOnce() (int, error) {
 	synced := map[crypto.FileID]bool{}
 	err := c.cfg.Meta.View(func(tx *meta.Tx) error {
 		return tx.Contents(func(_ meta.Ino, ct meta.Content) bool {
-			if ct.Sync == meta.SyncSynced {
+			// A plain version's bucket copy is its plaintext under its path,
+			// which is not read back by ranges: its local copy stays.
+			if ct.Sync == meta.SyncSynced && ct.Encrypted {
 				synced[crypto.FileID(ct.FileID)] = true
 			}
 			return true

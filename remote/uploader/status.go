@@ -53,6 +53,9 @@ func QueueStatus(m *meta.Store) (Status, error) {
 // queue (uploaded, or found superseded), or ctx ends. Quiet periods are
 // skipped meanwhile: the caller wants it off-site now.
 func (u *Uploader) WaitSynced(ctx context.Context) error {
+	// Plain copies under directories renamed before the call are moved
+	// first, so that their uploads count as queued before it.
+	u.applyRekeys(true)
 	before := time.Now().UnixNano()
 	u.setDraining(true)
 	defer u.setDraining(false)

@@ -5,6 +5,7 @@ package uploader
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -45,6 +46,11 @@ type Config struct {
 	// DeleteEvery is how often expired versions are looked for; default
 	// one minute.
 	DeleteEvery time.Duration
+	// Wrapper opens plain versions, whose bucket copy is their plaintext.
+	Wrapper *crypto.Wrapper
+	// Retention is how long a plain file's copy left under its old path by
+	// a rename stays (as fs's retention of replaced versions).
+	Retention time.Duration
 }
 
 // Uploader runs the upload workers and the deletion of expired versions.
@@ -62,6 +68,8 @@ type Uploader struct {
 	changed   chan struct{} // closed and replaced whenever a job finishes
 
 	snapshotVersion uint64 // metadata version of the last snapshot
+
+	rekeying sync.Mutex // one applyRekeys at a time
 }
 
 // ObjectKey is where version id is stored in the bucket: an opaque name,
@@ -150,6 +158,7 @@ func (u *Uploader) worker(ctx context.Context) {
 			select {
 			case <-ctx.Done():
 			case <-u.wake:
+				u.applyRekeys(false) // a directory rename wakes the workers too
 			case <-poll.C:
 			}
 			continue
@@ -249,7 +258,7 @@ func checkVersionFile(f io.ReaderAt, job meta.Upload, size int64) error {
 
 // upload sends one version and records the outcome.
 func (u *Uploader) upload(ctx context.Context, job meta.Upload) {
-	current, err := u.setState(job, meta.SyncUploading, "")
+	c, current, err := u.setState(job, meta.SyncUploading, "", "")
 	if err != nil || !current {
 		u.finish(job, err) // superseded or deleted before it was sent: nothing to do
 		return
@@ -276,25 +285,66 @@ func (u *Uploader) upload(ctx context.Context, job meta.Upload) {
 		return
 	}
 	start := time.Now()
-	attrs, err := u.cfg.Bucket.Put(ctx, ObjectKey(job.FileID), data, fi.Size())
+	key, src, size, sum := ObjectKey(job.FileID), io.ReaderAt(data), fi.Size(), ""
+	if !c.Encrypted && c.Object != "" {
+		// A plain version's bucket copy is its plaintext, under its path,
+		// readable by any tool; every byte sent was authenticated first.
+		if src, size, sum, err = u.openPlain(data, c); err != nil {
+			u.retryLater(job, err)
+			return
+		}
+		key = c.Object
+	}
+	put := u.cfg.Bucket.Put
+	if key != ObjectKey(job.FileID) {
+		put = u.cfg.Bucket.Replace // a path's copy: the next version takes it over
+	}
+	attrs, err := put(ctx, key, src, size)
 	if err != nil {
 		if ctx.Err() != nil {
-			u.setState(job, meta.SyncPending, "")
+			u.setState(job, meta.SyncPending, "", "")
 			return // stopping: the job stays queued for the next mount
 		}
 		u.retryLater(job, err)
 		return
 	}
 	u.rate.add(fi.Size(), time.Since(start))
-	_, err = u.setState(job, meta.SyncSynced, attrs.Version)
+	// A plain version renamed while it was sent stays pending: the rename
+	// queued another job, for its new key.
+	_, _, err = u.setState(job, meta.SyncSynced, attrs.Version, sum, key)
 	u.finish(job, err)
 }
 
-// setState records the sync state of job's version, if it is still the
-// file's current version; it reports whether it was.
-func (u *Uploader) setState(job meta.Upload, state meta.SyncState, detail string) (current bool, err error) {
+// openPlain opens plain version c in data as plaintext, and returns its
+// size and SHA-256 (hex), read once through before it is sent.
+func (u *Uploader) openPlain(data io.ReaderAt, c meta.Content) (io.ReaderAt, int64, string, error) {
+	if u.cfg.Wrapper == nil {
+		return nil, 0, "", errors.New("plain version: the uploader has no key to open it")
+	}
+	backing, ok := data.(crypto.Backing)
+	if !ok {
+		return nil, 0, "", errors.New("plain version: data file is not seekable")
+	}
+	f, err := crypto.OpenFile(u.cfg.Wrapper, backing, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("plain version %s: %w", crypto.FileID(c.FileID), err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, f.Size())); err != nil {
+		return nil, 0, "", fmt.Errorf("plain version %s: %w", crypto.FileID(c.FileID), err)
+	}
+	return f, f.Size(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// setState records the sync state of job's version (and, once a plain one
+// is synced, its plaintext's SHA-256), if it is still the file's current
+// version; it reports whether it was, and the record.
+//
+// key, when given, is where the version was sent: a plain version renamed
+// meanwhile (its record names another key) is left pending.
+func (u *Uploader) setState(job meta.Upload, state meta.SyncState, detail, sum string, key ...string) (c meta.Content, current bool, err error) {
 	err = u.cfg.Meta.Update(func(tx *meta.Tx) error {
-		c, err := tx.Content(job.Ino)
+		c, err = tx.Content(job.Ino)
 		if errors.Is(err, meta.ErrNotFound) {
 			current = false
 			return nil
@@ -306,10 +356,16 @@ func (u *Uploader) setState(job meta.Upload, state meta.SyncState, detail string
 		if !current {
 			return nil
 		}
+		if len(key) > 0 && !c.Encrypted && c.Object != "" && c.Object != key[0] {
+			return nil
+		}
 		c.Sync, c.SyncDetail = state, detail
+		if sum != "" {
+			c.SHA256 = sum
+		}
 		return tx.PutContent(job.Ino, c)
 	})
-	return current, err
+	return c, current, err
 }
 
 // finish removes a job from the queue.
