@@ -134,11 +134,15 @@ func Run(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 	sort.Slice(versions, func(i, j int) bool { return versions[i].path < versions[j].path })
 
 	var objects map[[16]byte]int64
+	var plain map[string]int64
 	if o.Bucket != nil {
 		if objects, err = uploader.ListObjects(ctx, o.Bucket); err != nil {
 			return nil, err
 		}
-		rep.Objects = len(objects)
+		if plain, err = uploader.ListPlain(ctx, o.Bucket); err != nil {
+			return nil, err
+		}
+		rep.Objects = len(objects) + len(plain)
 		if rep.TempRemoved, err = o.Bucket.CleanTemp(ctx, inFlightAge); err != nil {
 			return nil, err
 		}
@@ -165,7 +169,11 @@ func Run(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 			rep.Problems = append(rep.Problems, Problem{v.path, problem})
 		}
 		if o.Bucket != nil && v.c.Sync == meta.SyncSynced {
-			if problem := checkRemote(ctx, st, c, objects, v, readAll); problem != "" {
+			check := checkRemote
+			if v.c.PlainCopy() {
+				check = checkPlainCopy
+			}
+			if problem := check(ctx, st, c, bucketListing{objects, plain, o.Bucket}, v, readAll); problem != "" {
 				rep.Problems = append(rep.Problems, Problem{v.path, problem})
 			}
 		}
@@ -215,8 +223,33 @@ func checkLocal(st *store.Store, v version, readAll bool) string {
 	return authenticate(st.Wrapper, f, v, readAll, "content")
 }
 
-func checkRemote(ctx context.Context, st *store.Store, c *cache.Cache, objects map[[16]byte]int64, v version, readAll bool) string {
-	size, ok := objects[v.c.FileID]
+// bucketListing is what the bucket holds, listed once.
+type bucketListing struct {
+	objects map[[16]byte]int64 // data/<file id>: ciphertext
+	plain   map[string]int64   // plain/<path>: readable copies
+	bucket  *remote.Bucket
+}
+
+// checkPlainCopy checks the readable copy of a plain version: there, at
+// its size, and with readAll its bytes against the record's SHA-256.
+func checkPlainCopy(ctx context.Context, _ *store.Store, _ *cache.Cache, l bucketListing, v version, readAll bool) string {
+	size, ok := l.plain[v.c.Object]
+	switch {
+	case !ok:
+		return fmt.Sprintf("readable copy %s missing from the bucket", v.c.Object)
+	case size != v.size:
+		return fmt.Sprintf("readable copy %s is %d bytes, the file %d", v.c.Object, size, v.size)
+	case !readAll:
+		return ""
+	}
+	if err := uploader.VerifyPlain(ctx, l.bucket, v.c, v.size); err != nil {
+		return "readable copy: " + err.Error()
+	}
+	return ""
+}
+
+func checkRemote(ctx context.Context, st *store.Store, c *cache.Cache, l bucketListing, v version, readAll bool) string {
+	size, ok := l.objects[v.c.FileID]
 	if !ok {
 		return "object missing from the bucket"
 	}

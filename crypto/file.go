@@ -111,6 +111,23 @@ func CreateFile(w *Wrapper, b Backing, blockSize int) (*File, error) {
 }
 
 func createFile(w *Wrapper, b Backing, fileID FileID, blockSize int, version uint16) (*File, error) {
+	return createFileKeyed(w, b, fileID, blockSize, version, nil)
+}
+
+// CreateFileWithKey is CreateFileWithID under the DEK k that a content
+// record already holds: a version rebuilt from a copy of its plaintext
+// (a plain file's readable bucket copy) opens with its record again. The
+// blocks get fresh nonces.
+func CreateFileWithKey(w *Wrapper, b Backing, fileID FileID, blockSize int, k FileKey, plain bool) (*File, error) {
+	version := uint16(Version)
+	if plain {
+		version = PlainVersion
+	}
+	return createFileKeyed(w, b, fileID, blockSize, version, &k)
+}
+
+// createFileKeyed creates a file under DEK k, or a new one when k is nil.
+func createFileKeyed(w *Wrapper, b Backing, fileID FileID, blockSize int, version uint16, k *FileKey) (*File, error) {
 	if blockSize == 0 {
 		blockSize = DefaultBlockSize
 	}
@@ -122,7 +139,11 @@ func createFile(w *Wrapper, b Backing, fileID FileID, blockSize int, version uin
 	}
 	hdr := Header{Version: version, BlockSize: uint32(blockSize), FileID: fileID}
 	f := newFile(w, b, hdr)
-	if err := f.newDEK(); err != nil {
+	var key FileKey
+	if k != nil {
+		key = *k
+	}
+	if err := f.useDEK(key); err != nil {
 		return nil, fmt.Errorf("create file %s: %w", fileID, err)
 	}
 	f.dirty = true

@@ -255,18 +255,25 @@ func (f *File) resetLocked() error {
 }
 
 // newDEK gives the file a fresh DEK and writes its header, sealed under it.
-func (f *File) newDEK() error {
-	wrapped, err := f.w.NewDEK(f.hdr.FileID)
-	if err != nil {
-		return err
+func (f *File) newDEK() error { return f.useDEK(FileKey{}) }
+
+// useDEK gives the file the DEK k holds (a fresh one for the zero FileKey)
+// and writes its header, sealed under it.
+func (f *File) useDEK(k FileKey) error {
+	if k.Wrapped == nil {
+		wrapped, err := f.w.NewDEK(f.hdr.FileID)
+		if err != nil {
+			return err
+		}
+		k = FileKey{KeyID: f.w.keyID, Wrapped: wrapped}
 	}
-	dek, err := f.w.unwrap(f.hdr.FileID, f.w.keyID, wrapped)
+	dek, err := f.w.unwrap(f.hdr.FileID, k.KeyID, k.Wrapped)
 	if err != nil {
 		return err
 	}
 	f.aead = newAEAD(dek)
 	clear(dek)
-	f.key = FileKey{KeyID: f.w.keyID, Wrapped: wrapped}
+	f.key = k
 	f.hdr.Tag = f.aead.Seal(nil, nil, nil, f.hdr.tagAAD())
 	f.seals = 1
 	b, err := f.hdr.MarshalBinary()

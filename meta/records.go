@@ -71,6 +71,10 @@ type Content struct {
 	SHA256 string `json:"sha256,omitempty"`
 }
 
+// PlainCopy reports whether c's bucket copy is its plaintext under its
+// path (Object), not its ciphertext under data/.
+func (c Content) PlainCopy() bool { return !c.Encrypted && c.Object != "" }
+
 // PlainObject is the bucket key of the readable copy of the plain file at
 // path p (as in the mount, "/app/x.tar.gz"): "plain/app/x.tar.gz".
 func PlainObject(p string) string { return "plain" + p }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
+	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -120,11 +121,6 @@ func download(ctx context.Context, o Options, rep *Report) error {
 // what does not authenticate is removed again.
 func fetchOne(ctx context.Context, o Options, st *store.Store, w *crypto.Wrapper, j job, buf []byte) (err error) {
 	id := crypto.FileID(j.c.FileID)
-	r, err := o.Bucket.NewRangeReader(ctx, ObjectKey(j.c.FileID), 0, -1)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	f, err := st.CreateData(id)
 	if err != nil {
 		return err
@@ -135,7 +131,11 @@ func fetchOne(ctx context.Context, o Options, st *store.Store, w *crypto.Wrapper
 			st.RemoveData(id)
 		}
 	}()
-	if _, err := io.CopyBuffer(f, r, buf); err != nil {
+	if j.c.PlainCopy() {
+		if err := uploader.FetchPlain(ctx, o.Bucket, w, j.c, j.size, f); err != nil {
+			return err
+		}
+	} else if err := copyObject(ctx, o, j, f, buf); err != nil {
 		return err
 	}
 	content, err := crypto.OpenFile(w, f, crypto.FileKey{KeyID: j.c.KeyID, Wrapped: j.c.WrappedDEK})
@@ -153,4 +153,15 @@ func fetchOne(ctx context.Context, o Options, st *store.Store, w *crypto.Wrapper
 		}
 	}
 	return nil
+}
+
+// copyObject copies version j's object into f.
+func copyObject(ctx context.Context, o Options, j job, f io.Writer, buf []byte) error {
+	r, err := o.Bucket.NewRangeReader(ctx, ObjectKey(j.c.FileID), 0, -1)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.CopyBuffer(f, r, buf)
+	return err
 }

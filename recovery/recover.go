@@ -90,12 +90,16 @@ func Recover(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	plain, err := uploader.ListPlain(ctx, o.Bucket)
+	if err != nil {
+		return nil, err
+	}
 	cfg := store.Config{StoreID: crypto.FileID(m.StoreID).String(), Remote: o.Bucket.URL()}
 	err = store.Restore(o.Store, o.Key, cfg, o.Sealed, func(ms *meta.Store) error {
 		if err := ms.Load(io.NewSectionReader(content, 0, content.Size())); err != nil {
 			return err
 		}
-		return settle(ms, objects, rep)
+		return settle(ms, objects, plain, rep)
 	})
 	if err != nil {
 		return nil, err
@@ -157,7 +161,10 @@ func ids(m *snapshot.Manifest) string {
 // every version is synced if its object is in the bucket (so it is read
 // from there) and marked missing otherwise; unsettled marks and upload
 // jobs, which speak of local data the old machine had, are dropped.
-func settle(ms *meta.Store, objects map[[16]byte]int64, rep *Report) error {
+//
+// A plain version is there when its readable copy is (plain), at the size
+// its file has; its bytes are checked against the record when fetched.
+func settle(ms *meta.Store, objects map[[16]byte]int64, plain map[string]int64, rep *Report) error {
 	paths, err := meta.Paths(ms)
 	if err != nil {
 		return err
@@ -171,7 +178,13 @@ func settle(ms *meta.Store, objects map[[16]byte]int64, rep *Report) error {
 	var marks []meta.Ino
 	err = ms.View(func(tx *meta.Tx) error {
 		if err := tx.Contents(func(ino meta.Ino, c meta.Content) bool {
-			if _, ok := objects[c.FileID]; ok {
+			_, there := objects[c.FileID]
+			if c.PlainCopy() {
+				size, ok := plain[c.Object]
+				in, err := tx.Inode(ino)
+				there = ok && err == nil && size == int64(in.Size) && c.SHA256 != ""
+			}
+			if there {
 				c.Sync, c.SyncDetail = meta.SyncSynced, "recovered"
 			} else {
 				c.Sync, c.SyncDetail = meta.SyncError, "object missing from the bucket at recovery"

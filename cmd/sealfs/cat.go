@@ -101,14 +101,28 @@ func catTo(w io.Writer, st *store.Store, b *remote.Bucket, p string) error {
 // openPlain opens the plaintext of version c (size bytes) from the local
 // ciphertext or, when it is not local, from bucket b (nil: none). Every
 // byte it yields is authenticated; done releases the ciphertext.
-func openPlain(st *store.Store, b *remote.Bucket, c meta.Content, size uint64) (plain io.Reader, done func(), err error) {
-	id := crypto.FileID(c.FileID)
+func openPlain(st *store.Store, b *remote.Bucket, rec meta.Content, size uint64) (plain io.Reader, done func(), err error) {
+	id := crypto.FileID(rec.FileID)
 	var backing crypto.Backing
 	done = func() {}
 	data, err := st.OpenData(id)
 	switch {
 	case err == nil:
 		backing, done = data, func() { data.Close() }
+	case errors.Is(err, os.ErrNotExist) && b != nil && rec.PlainCopy():
+		// The readable copy is checked whole before a byte of it is used:
+		// it is rebuilt in a file that has no name and goes when closed.
+		tmp, err := os.CreateTemp(st.TempDir(), "plain-")
+		if err != nil {
+			return nil, nil, err
+		}
+		os.Remove(tmp.Name())
+		c := cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: b, Wrapper: st.Wrapper})
+		if err := c.FetchPlain(context.Background(), rec, int64(size), tmp); err != nil {
+			tmp.Close()
+			return nil, nil, err
+		}
+		backing, done = tmp, func() { tmp.Close() }
 	case errors.Is(err, os.ErrNotExist) && b != nil:
 		if backing, err = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: b}).OpenRemote(context.Background(), id); err != nil {
 			return nil, nil, err
@@ -118,7 +132,7 @@ func openPlain(st *store.Store, b *remote.Bucket, c meta.Content, size uint64) (
 	default:
 		return nil, nil, err
 	}
-	f, err := crypto.OpenFile(st.Wrapper, backing, crypto.FileKey{KeyID: c.KeyID, Wrapped: c.WrappedDEK})
+	f, err := crypto.OpenFile(st.Wrapper, backing, crypto.FileKey{KeyID: rec.KeyID, Wrapped: rec.WrappedDEK})
 	if err == nil && (f.Header().FileID != id || uint64(f.Size()) != size) {
 		err = crypto.ErrAuth
 	}

@@ -142,8 +142,11 @@ func whereOf(ctx context.Context, st *store.Store, b *remote.Bucket, r versionRo
 	}
 	inBucket := r.content.Sync == meta.SyncSynced
 	if b != nil && r.State != stateCurrent {
-		_, err := b.Stat(ctx, uploader.ObjectKey(r.content.FileID))
-		inBucket = err == nil
+		// A plain file's copy is under its path, which a newer version
+		// may hold now: only a copy of the version's size can be it (and
+		// undelete checks its SHA-256).
+		a, err := b.Stat(ctx, uploader.KeyOf(r.content))
+		inBucket = err == nil && (!r.content.PlainCopy() || a.Size == int64(r.Size))
 	}
 	switch {
 	case local && inBucket:

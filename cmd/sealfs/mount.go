@@ -103,7 +103,7 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	}
 	var sy *syncer
 	if mo.view != nil {
-		cfg.Cache = cacheAdapter{cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: mo.view, Log: log, ReadTimeout: so.readTimeout})}
+		cfg.Cache = cacheAdapter{cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: mo.view, Log: log, ReadTimeout: so.readTimeout, Wrapper: st.Wrapper})}
 	} else {
 		if sy, err = startSync(st, key, so, log); err != nil {
 			return err

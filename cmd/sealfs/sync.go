@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
+	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/cache"
 	"github.com/sealfs/sealfs/remote/snapshot"
@@ -139,7 +140,7 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 	} else if n > 0 {
 		log.Info("queued files not yet in the bucket", "files", n)
 	}
-	s.cache = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: bucket, Max: int64(o.cacheMax), Log: log, ReadTimeout: o.readTimeout})
+	s.cache = cache.New(cache.Config{Meta: st.Meta, Local: st, Bucket: bucket, Max: int64(o.cacheMax), Log: log, ReadTimeout: o.readTimeout, Wrapper: st.Wrapper})
 	s.wg.Add(2)
 	if o.cacheMax > 0 {
 		s.wg.Add(1)
@@ -245,6 +246,10 @@ func (a cacheAdapter) OpenRemote(ctx context.Context, id crypto.FileID) (sealfs.
 		return nil, err
 	}
 	return f, nil
+}
+
+func (a cacheAdapter) FetchPlain(ctx context.Context, c meta.Content, size int64, dst sealfs.DataFile) error {
+	return a.Cache.FetchPlain(ctx, c, size, dst)
 }
 
 // bucketOrNil is the mount's bucket; nil without a remote.

@@ -120,12 +120,33 @@ func isDamage(err error) bool {
 // ciphertext that was cut, extended or swapped for another file's fails with
 // crypto.ErrAuth. An evicted, synced version is read from the bucket.
 func (k *Keeper) openVersion(ctx context.Context, c meta.Content, size uint64) (DataFile, *crypto.File, error) {
+	data, content, err := k.openVersionOnce(ctx, c, size)
+	if errors.Is(err, crypto.ErrAuth) && k.fromPlainCopy(c) {
+		// A plain version's local file can be rebuilt from its checked
+		// bucket copy: one cut by a crash while it was fetched, or damaged.
+		if rerr := k.cfg.Data.RemoveData(c.FileID); rerr == nil {
+			data, content, err = k.openVersionOnce(ctx, c, size)
+		}
+	}
+	return data, content, err
+}
+
+// fromPlainCopy reports whether c can be read back from its readable copy.
+func (k *Keeper) fromPlainCopy(c meta.Content) bool {
+	return k.cfg.Cache != nil && c.Sync == meta.SyncSynced && c.PlainCopy() && c.SHA256 != ""
+}
+
+func (k *Keeper) openVersionOnce(ctx context.Context, c meta.Content, size uint64) (DataFile, *crypto.File, error) {
 	id := crypto.FileID(c.FileID)
 	data, err := k.cfg.Data.OpenData(id)
 	switch {
 	case err == nil:
 		if k.cfg.Cache != nil {
 			k.cfg.Cache.Used(id)
+		}
+	case errors.Is(err, os.ErrNotExist) && k.fromPlainCopy(c):
+		if data, err = k.fetchPlain(ctx, c, size); err != nil {
+			return nil, nil, err
 		}
 	case errors.Is(err, os.ErrNotExist) && k.cfg.Cache != nil && c.Sync == meta.SyncSynced:
 		if data, err = k.cfg.Cache.OpenRemote(ctx, id); err != nil {
@@ -145,6 +166,21 @@ func (k *Keeper) openVersion(ctx context.Context, c meta.Content, size uint64) (
 		return nil, nil, err
 	}
 	return data, content, nil
+}
+
+// fetchPlain rebuilds the local file of plain version c from its bucket
+// copy; a copy that does not match the record leaves no local file.
+func (k *Keeper) fetchPlain(ctx context.Context, c meta.Content, size uint64) (DataFile, error) {
+	data, err := k.cfg.Data.CreateData(c.FileID)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.cfg.Cache.FetchPlain(ctx, c, int64(size), data); err != nil {
+		data.Close()
+		k.cfg.Data.RemoveData(c.FileID)
+		return nil, err
+	}
+	return data, nil
 }
 
 // copyChunk bounds the memory a copy-on-write takes.

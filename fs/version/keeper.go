@@ -39,6 +39,9 @@ type Cache interface {
 	Used(id crypto.FileID)
 	// OpenRemote reads an evicted, synced version from the bucket.
 	OpenRemote(ctx context.Context, id crypto.FileID) (DataFile, error)
+	// FetchPlain rebuilds the local file of plain version c (size bytes)
+	// in dst from its readable bucket copy, checked against the record.
+	FetchPlain(ctx context.Context, c meta.Content, size int64, dst DataFile) error
 }
 
 // Upload is how sealed versions reach the uploader.

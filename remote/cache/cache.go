@@ -35,6 +35,8 @@ type Config struct {
 	Bucket *remote.Bucket
 	Max    int64 // bytes of local ciphertext to keep; 0 means no limit
 	Log    *slog.Logger
+	// Wrapper rebuilds plain versions from their readable bucket copies.
+	Wrapper *crypto.Wrapper
 	// ReadTimeout bounds one read of an evicted version from the bucket,
 	// retries included; then the read fails (EIO) instead of hanging
 	// under the file's lock while the bucket is down. Default one minute.
@@ -78,9 +80,9 @@ func (c *Cache) EvictOnce() (int, error) {
 	synced := map[crypto.FileID]bool{}
 	err := c.cfg.Meta.View(func(tx *meta.Tx) error {
 		return tx.Contents(func(_ meta.Ino, ct meta.Content) bool {
-			// A plain version's bucket copy is its plaintext under its path,
-			// which is not read back by ranges: its local copy stays.
-			if ct.Sync == meta.SyncSynced && ct.Encrypted {
+			// A plain version is evicted once its copy can be checked
+			// when it is fetched back.
+			if ct.Sync == meta.SyncSynced && (ct.Encrypted || ct.SHA256 != "") {
 				synced[crypto.FileID(ct.FileID)] = true
 			}
 			return true
@@ -156,6 +158,21 @@ func (c *Cache) OpenRemote(ctx context.Context, id crypto.FileID) (*RemoteFile, 
 		return nil, c.gaveUp(ctx, key, err)
 	}
 	return &RemoteFile{c: c, key: key, size: attrs.Size}, nil
+}
+
+// FetchPlain rebuilds the local file of plain version rec (size bytes) in
+// dst from its readable bucket copy, which must match the record's size
+// and SHA-256. It reads the whole copy: a plain copy is not read by ranges,
+// since only the whole of it is checked.
+func (c *Cache) FetchPlain(ctx context.Context, rec meta.Content, size int64, dst crypto.Backing) error {
+	if c.cfg.Wrapper == nil {
+		return errors.New("the cache has no key to rebuild plain versions with")
+	}
+	err := uploader.FetchPlain(ctx, c.cfg.Bucket, c.cfg.Wrapper, rec, size, dst)
+	if err != nil && !errors.Is(err, crypto.ErrAuth) {
+		err = c.gaveUp(ctx, rec.Object, err)
+	}
+	return err
 }
 
 // ErrBucketRead: a version that is only in the bucket could not be read

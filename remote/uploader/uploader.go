@@ -286,7 +286,7 @@ func (u *Uploader) upload(ctx context.Context, job meta.Upload) {
 	}
 	start := time.Now()
 	key, src, size, sum := ObjectKey(job.FileID), io.ReaderAt(data), fi.Size(), ""
-	if !c.Encrypted && c.Object != "" {
+	if c.PlainCopy() {
 		// A plain version's bucket copy is its plaintext, under its path,
 		// readable by any tool; every byte sent was authenticated first.
 		if src, size, sum, err = u.openPlain(data, c); err != nil {
