@@ -290,3 +290,37 @@ func (f *FS) notifyEntries(dir *node, names ...string) {
 	}
 	dir.NotifyContent(0, 0)
 }
+
+// MakeDir makes directory p and its missing parents (mode 0755, owned by
+// a.Uid and a.Gid), as mkdir -p, and returns its inode.
+func (f *FS) MakeDir(ctx context.Context, p string, a FileAttrs) (meta.Ino, error) {
+	a.MakeParents = true
+	dir, err := f.outsideDir(ctx, path.Clean("/"+p), a)
+	if err != nil {
+		return 0, err
+	}
+	return dir.ino, nil
+}
+
+// RemoveFile deletes the regular file at p, as unlink(2) through the mount
+// would: its version is retired (kept in the bucket for the retention
+// period), and the kernel forgets the name.
+func (f *FS) RemoveFile(ctx context.Context, p string) error {
+	p = path.Clean("/" + p)
+	dirPath, name := path.Split(p)
+	dir, err := f.outsideDir(ctx, dirPath, FileAttrs{})
+	if err != nil {
+		return err
+	}
+	errno := dir.remove(name, func(_ *meta.Tx, e meta.Entry) error {
+		if e.Mode != syscall.S_IFREG {
+			return syscall.EISDIR
+		}
+		return nil
+	})
+	if errno != 0 {
+		return fmt.Errorf("%s: %w", p, errno)
+	}
+	f.notifyEntries(dir, name)
+	return nil
+}

@@ -52,10 +52,10 @@ func TestBackupRoundTrip(t *testing.T) {
 	m := mountSealfs(t)
 	before := time.Now().UTC().Truncate(time.Second)
 	p := runBackup(t, m.Store, m.Key, "--exclude", "app/cache", "--exclude", "*.tmp", src)
-	if !regexp.MustCompile(`^/backups/app/app-\d{8}T\d{6}Z\.tar\.gz$`).MatchString(p) {
+	if !regexp.MustCompile(`^/backups/app/app-\d{8}T\d{6}\.\d{3}Z\.tar\.gz$`).MatchString(p) {
 		t.Fatalf("archive path %q", p)
 	}
-	stamp, err := time.Parse("20060102T150405Z", strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "app-"), ".tar.gz"))
+	stamp, err := time.Parse("20060102T150405.000Z", strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "app-"), ".tar.gz"))
 	if err != nil || stamp.Before(before) || stamp.After(time.Now().Add(time.Minute)) {
 		t.Errorf("archive time %v (%v), backup started at %v", stamp, err, before)
 	}

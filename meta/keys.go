@@ -15,6 +15,7 @@ const (
 	tagUpload    = 'u' // u <due> <file id> -> Upload
 	tagRetired   = 'r' // r <after> <file id> -> Retired (kept for the retention period)
 	tagRekey     = 'm' // m <dir>          -> Rekey (plain copies to move after a rename)
+	tagSchedule  = 'S' // S <name>         -> a backup schedule (the schedule package's JSON)
 	keyInoSeq    = "s/ino"
 )
 

@@ -102,6 +102,8 @@ func describeKey(key []byte) string {
 		return "an upload job"
 	case tagRetired:
 		return "a retired version"
+	case tagSchedule:
+		return "a backup schedule"
 	case tagRekey:
 		return fmt.Sprintf("rekey record of directory %d", ino)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,41 +24,26 @@ import (
 	"github.com/sealfs/sealfs/store"
 )
 
-// archiveTimeFormat names an archive by its UTC start time; it sorts as
-// the times do.
-const archiveTimeFormat = "20060102T150405Z"
+// archiveTimeFormat names an archive by its UTC start time, to the
+// millisecond, so that two backups of one name do not take one name; it
+// sorts as the times do.
+const archiveTimeFormat = "20060102T150405.000Z"
 
 // archivePerm: backups hold what the sources held, secrets included.
 const archivePerm = 0o600
 
 func runBackup(args []string, stdout, stderr io.Writer) error {
-	const usage = "[--store DIR] [--key-file FILE] [--name NAME] [--to DIR] [--exclude PATTERN]... SRC..."
+	const usage = "[--store DIR] [--key-file FILE] [--name NAME] [--to DIR] [--plain] [--exclude PATTERN]... SRC..."
 	fl := newFlags("backup", usage, stdout)
 	var loc location
 	loc.register(fl)
-	name := fl.String("name", "", "the backup's name: its archives are DIR/NAME/NAME-<UTC time>.tar.gz (default: the first source's base name)")
-	to := fl.String("to", "/backups", "directory inside the filesystem that holds the backups")
-	var excludes stringList
-	fl.Var(&excludes, "exclude", "leave out files matching PATTERN (a name, or a path such as app/cache; * ? [..] wildcards); repeatable")
+	var job backupJob
+	job.register(fl)
 	if err := parseFlags(fl, args); err != nil {
 		return err
 	}
-	if fl.NArg() == 0 {
-		return badInput("usage: sealfs backup %s", usage)
-	}
-	srcs := fl.Args()
-	for _, src := range srcs {
-		if _, err := os.Lstat(src); err != nil {
-			return badInput("source %s: %v", quoteName(src), errors.Unwrap(err))
-		}
-	}
-	if err := backup.CheckPatterns(excludes); err != nil {
-		return usageError{err}
-	}
-	if *name == "" {
-		*name = defaultBackupName(srcs[0])
-	}
-	if err := checkBackupName(*name); err != nil {
+	job.Sources = fl.Args()
+	if err := job.validate(); err != nil {
 		return err
 	}
 	if err := loc.resolve(); err != nil {
@@ -70,63 +56,144 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-
-	start := time.Now()
-	target := path.Join("/", *to, *name, *name+"-"+start.UTC().Format(archiveTimeFormat)+".tar.gz")
-	opts := backup.Options{
-		Exclude: excludes, Skip: skip,
-		Warn: func(msg string) { fmt.Fprintf(stderr, "sealfs backup: warning: %s\n", quoteName(msg)) },
-	}
-	total, err := backup.Measure(srcs, opts)
-	if err != nil {
-		return fmt.Errorf("read the sources: %w", err)
-	}
-	prog := newProgress(stderr, "archiving", "archived")
-	prog.Start(int(total.Files), total.Bytes)
-	opts.Progress = prog.Add
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	pr, pw := io.Pipe()
-	counted := &countingWriter{w: pw}
-	archived := make(chan archiveResult, 1)
-	go func() {
-		st, err := backup.Write(ctx, counted, srcs, opts)
-		pw.CloseWithError(err) // nil: the reader sees EOF
-		archived <- archiveResult{st, err}
-	}()
-	req := writeRequest{Path: target, Perm: archivePerm, Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
-	var res writeResult
-	werr := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		return postWrite(ctx, c, req, pr, &res)
+	prog := newProgress(stderr, "archiving", "archived")
+	warn := func(msg string) { fmt.Fprintf(stderr, "sealfs backup: warning: %s\n", quoteName(msg)) }
+	var sum backupSummary
+	err = daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+		sum, err = job.make(ctx, skip, prog, warn, func(req writeRequest, body io.Reader) (writeResult, error) {
+			var res writeResult
+			return res, postWrite(ctx, c, req, body, &res)
+		})
+		return err
 	}, func(st *store.Store, _ *remote.Bucket) error {
 		fsys, err := openUnmounted(st, stderr)
 		if err != nil {
 			return err
 		}
-		if res, err = writeInto(ctx, st, fsys, req, pr); err != nil {
+		if sum, err = job.make(ctx, skip, prog, warn, storeSink(ctx, st, fsys)); err != nil {
 			return err
 		}
 		return fsys.SyncAll()
 	})
-	pr.CloseWithError(errNotStored) // stops the archive if the store side failed first
-	a := <-archived
-	prog.Done()
-	switch {
-	case ctx.Err() != nil:
-		return fmt.Errorf("interrupted: no archive was stored")
-	case a.err != nil && !errors.Is(a.err, errNotStored):
-		return fmt.Errorf("%w; no archive was stored", a.err)
-	case werr != nil:
-		return fmt.Errorf("store %s: %w", quoteName(target), werr)
+	if err != nil {
+		return err
 	}
+	fmt.Fprintln(stdout, sum)
+	return nil
+}
+
+// backupJob is what one backup archives and where it goes.
+type backupJob struct {
+	Name    string
+	To      string // the directory of the backups, in the filesystem
+	Sources []string
+	Exclude stringList
+	Plain   bool // the archives' directory has encryption off
+}
+
+func (j *backupJob) register(fl *flag.FlagSet) {
+	fl.StringVar(&j.Name, "name", "", "the backup's name: its archives are DIR/NAME/NAME-<UTC time>.tar.gz (default: the first source's base name)")
+	fl.StringVar(&j.To, "to", "/backups", "directory inside the filesystem that holds the backups")
+	fl.BoolVar(&j.Plain, "plain", false, "store the archives unencrypted (DIR/NAME gets encryption off), readable from the bucket by other tools")
+	fl.Var(&j.Exclude, "exclude", "leave out files matching PATTERN (a name, or a path such as app/cache; * ? [..] wildcards); repeatable")
+}
+
+// validate checks j and fills in its defaults.
+func (j *backupJob) validate() error {
+	if len(j.Sources) == 0 {
+		return badInput("give at least one SRC to back up")
+	}
+	for i, src := range j.Sources {
+		if _, err := os.Lstat(src); err != nil {
+			return badInput("source %s: %v", quoteName(src), errors.Unwrap(err))
+		}
+		j.Sources[i] = mustAbs(src)
+	}
+	if err := backup.CheckPatterns(j.Exclude); err != nil {
+		return usageError{err}
+	}
+	if j.Name == "" {
+		j.Name = defaultBackupName(j.Sources[0])
+	}
+	j.To = path.Clean("/" + j.To)
+	return checkBackupName(j.Name)
+}
+
+// dir is where j's archives are.
+func (j backupJob) dir() string { return path.Join(j.To, j.Name) }
+
+// backupSummary is how a backup went.
+type backupSummary struct {
+	Path      string        `json:"path"`
+	Size      int64         `json:"size"`  // archive bytes
+	Files     int64         `json:"files"` // entries archived
+	Read      int64         `json:"read"`  // source bytes
+	Took      time.Duration `json:"took"`
+	Encrypted bool          `json:"encrypted"`
+}
+
+func (s backupSummary) String() string {
 	enc := "encrypted"
-	if !res.Encrypted {
+	if !s.Encrypted {
 		enc = "not encrypted"
 	}
-	fmt.Fprintf(stdout, "backup %s: %d bytes, %d files (%d bytes read), %s, %s\n",
-		quoteName(target), counted.n, a.st.Files, a.st.Bytes, time.Since(start).Round(time.Millisecond), enc)
-	return nil
+	return fmt.Sprintf("backup %s: %d bytes, %d files (%d bytes read), %s, %s",
+		quoteName(s.Path), s.Size, s.Files, s.Read, s.Took.Round(time.Millisecond), enc)
+}
+
+// sink stores an archive's bytes as the file a writeRequest names; what it
+// stores is all of body or nothing.
+type sink func(req writeRequest, body io.Reader) (writeResult, error)
+
+// storeSink writes archives into fsys in this process.
+func storeSink(ctx context.Context, st *store.Store, fsys *sealfs.FS) sink {
+	return func(req writeRequest, body io.Reader) (writeResult, error) {
+		return writeInto(ctx, st, fsys, req, body)
+	}
+}
+
+// make archives j's sources into DIR/NAME/NAME-<UTC time>.tar.gz through
+// store. skip holds paths never read; prog (nil: none) shows progress and
+// warn (nil: none) files that vanished.
+func (j backupJob) make(ctx context.Context, skip []string, prog progress, warn func(string), store sink) (backupSummary, error) {
+	start := time.Now()
+	target := path.Join(j.dir(), j.Name+"-"+start.UTC().Format(archiveTimeFormat)+".tar.gz")
+	opts := backup.Options{Exclude: j.Exclude, Skip: skip, Warn: warn}
+	if prog != nil {
+		total, err := backup.Measure(j.Sources, opts)
+		if err != nil {
+			return backupSummary{}, fmt.Errorf("read the sources: %w", err)
+		}
+		prog.Start(int(total.Files), total.Bytes)
+		defer prog.Done()
+		opts.Progress = prog.Add
+	}
+	pr, pw := io.Pipe()
+	counted := &countingWriter{w: pw}
+	archived := make(chan archiveResult, 1)
+	go func() {
+		st, err := backup.Write(ctx, counted, j.Sources, opts)
+		pw.CloseWithError(err) // nil: the reader sees EOF
+		archived <- archiveResult{st, err}
+	}()
+	req := writeRequest{Path: target, Perm: archivePerm, Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid()), PlainDir: j.Plain}
+	res, werr := store(req, pr)
+	pr.CloseWithError(errNotStored) // stops the archive if the store side failed first
+	a := <-archived
+	switch {
+	case ctx.Err() != nil:
+		return backupSummary{}, fmt.Errorf("interrupted: no archive was stored")
+	case a.err != nil && !errors.Is(a.err, errNotStored):
+		return backupSummary{}, fmt.Errorf("%w; no archive was stored", a.err)
+	case werr != nil:
+		return backupSummary{}, fmt.Errorf("store %s: %w", quoteName(target), werr)
+	}
+	return backupSummary{
+		Path: target, Size: counted.n, Files: a.st.Files, Read: a.st.Bytes,
+		Took: time.Since(start), Encrypted: res.Encrypted,
+	}, nil
 }
 
 // errNotStored ends an archive whose bytes have nowhere to go.
@@ -204,17 +271,22 @@ type writeRequest struct {
 	Path     string
 	Perm     uint32
 	Uid, Gid uint32
+	// PlainDir makes the file's directory (made if missing) one whose
+	// encryption is off, before the file is made in it.
+	PlainDir bool
 }
 
 func (r writeRequest) query() url.Values {
 	return url.Values{
 		"path": {r.Path}, "perm": {strconv.FormatUint(uint64(r.Perm), 8)},
 		"uid": {strconv.FormatUint(uint64(r.Uid), 10)}, "gid": {strconv.FormatUint(uint64(r.Gid), 10)},
+		"plain_dir": {strconv.FormatBool(r.PlainDir)},
 	}
 }
 
 func parseWriteRequest(q url.Values) (writeRequest, error) {
 	r := writeRequest{Path: q.Get("path")}
+	r.PlainDir, _ = strconv.ParseBool(q.Get("plain_dir"))
 	perm, err1 := strconv.ParseUint(q.Get("perm"), 8, 32)
 	uid, err2 := strconv.ParseUint(q.Get("uid"), 10, 32)
 	gid, err3 := strconv.ParseUint(q.Get("gid"), 10, 32)
@@ -233,6 +305,16 @@ type writeResult struct {
 
 // writeInto writes body as the file req names, parents made as needed.
 func writeInto(ctx context.Context, st *store.Store, fsys *sealfs.FS, req writeRequest, body io.Reader) (writeResult, error) {
+	attrs := sealfs.FileAttrs{Perm: req.Perm, Uid: req.Uid, Gid: req.Gid}
+	if req.PlainDir {
+		dir, err := fsys.MakeDir(ctx, path.Dir(req.Path), attrs)
+		if err != nil {
+			return writeResult{}, err
+		}
+		if err := st.Meta.Update(func(tx *meta.Tx) error { return sealfs.SetEncryption(tx, dir, false) }); err != nil {
+			return writeResult{}, err
+		}
+	}
 	in, err := fsys.WriteFile(ctx, req.Path, sealfs.FileAttrs{Perm: req.Perm, Uid: req.Uid, Gid: req.Gid, MakeParents: true}, body)
 	if err != nil {
 		return writeResult{}, err

@@ -15,6 +15,7 @@ import (
 
 	sealfs "github.com/sealfs/sealfs/fs"
 	"github.com/sealfs/sealfs/meta"
+	"github.com/sealfs/sealfs/schedule"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -28,7 +29,7 @@ type control struct {
 	path string
 }
 
-func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string) (*control, error) {
+func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string, runner *schedule.Runner) (*control, error) {
 	p := socketPath(st.Dir)
 	// We hold the store lock, so a socket left here is stale.
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -65,6 +66,7 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string) (*co
 	mux.HandleFunc("POST /undelete", serveUndelete(st, fsys, sy))
 	mux.HandleFunc("POST /write", serveWrite(st, fsys))
 	mux.HandleFunc("POST /encryption", serveEncryption(st))
+	scheduleHandlers(mux, st, fsys, runner)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		status, err := daemonStatus(st, sy, mnt)
 		if err != nil {

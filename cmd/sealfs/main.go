@@ -48,6 +48,8 @@ var commands = []command{
 	{"cat", "write one file's plaintext to stdout (from the mount, the store or a bucket alone)", runCat},
 	{"encryption", "show or switch a directory's encryption: encryption [on|off] DIR", runEncryption},
 	{"backup", "write a tar.gz of directories into the filesystem (/backups/NAME/NAME-<time>.tar.gz)", runBackup},
+	{"schedule", "add, list, remove or run scheduled backups (run by the mounted daemon)", runSchedule},
+	{"prune", "apply a backup's retention rules (--dry-run: say which rule keeps each archive)", runPrune},
 	{"versions", "list the kept versions of a file: current, replaced and deleted", runVersions},
 	{"undelete", "bring back a deleted file or an earlier version of one", runUndelete},
 	{"check", "verify the store (and its bucket copy): exit 0 clean, 1 damage found", runCheck},

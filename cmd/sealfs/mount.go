@@ -19,6 +19,7 @@ import (
 	sealfs "github.com/sealfs/sealfs/fs"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/cache"
+	"github.com/sealfs/sealfs/schedule"
 	"github.com/sealfs/sealfs/store"
 )
 
@@ -121,9 +122,16 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	if err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	// Backups run by schedule read neither the store nor this mount.
+	var runner *schedule.Runner
+	if mo.view == nil {
+		runner = schedule.NewRunner(st.Meta, scheduledRun(st, fsys, []string{st.Dir, mnt}, log), log)
+	}
 	// The control socket is up before the mount appears, so a script that
 	// waits for the mountpoint can run `sealfs sync` or `status` at once.
-	ctl, err := startControl(st, fsys, sy, mnt)
+	ctl, err := startControl(st, fsys, sy, mnt, runner)
 	if err != nil {
 		return err
 	}
@@ -132,12 +140,13 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	if err != nil {
 		return usageError{fmt.Errorf("mount %s: %w", mnt, err)}
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
 	// The group commit must be over before the store closes.
 	loopDone := make(chan struct{})
 	go func() { fsys.SyncLoop(ctx, groupCommitInterval); close(loopDone) }()
 	go unmountOnSignal(ctx, server, mnt, log)
+	if runner != nil {
+		runner.Start(ctx) // after the mount: a missed run may start at once
+	}
 	if mo.view != nil {
 		log.Info("mounted read-only", "mountpoint", mnt, "remote", mo.view.URL())
 	} else {
@@ -145,6 +154,9 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	}
 	server.Wait()
 	stop()
+	if runner != nil {
+		runner.Wait() // its records go into the store before it closes
+	}
 	<-loopDone
 	if err := fsys.SyncAll(); err != nil {
 		return fmt.Errorf("final sync: %w", err)

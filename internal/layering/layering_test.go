@@ -15,6 +15,7 @@ const module = "github.com/sealfs/sealfs/"
 var allowed = map[string][]string{
 	"crypto":          nil,
 	"backup":          nil,
+	"schedule":        {"backup", "meta"},
 	"meta":            nil,
 	"store":           {"crypto", "meta"},
 	"fs":              {"crypto", "meta", "fs/version"},
