@@ -26,6 +26,8 @@ SIZE_MB=${BENCH_SIZE_MB:-1024}
 WORKROOT=${BENCH_DIR:-/var/tmp}
 ROUNDS=${BENCH_ROUNDS:-3}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 export PATH="/usr/local/go/bin:${PATH}"
 TREE=${BENCH_TREE:-$(go env GOROOT)/src}
 
@@ -37,7 +39,6 @@ die() {
 	printf '[recover-bench] error: %s\n' "$*" >&2
 	exit 1
 }
-is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 cleanup() {
 	set +e
 	[ -n "$MNT" ] && is_mounted "$MNT" && { umount "$MNT" 2>/dev/null || umount -l "$MNT"; }
@@ -51,8 +52,6 @@ drop_caches() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || log "page cache NOT dropped (needs root)"
 }
-now() { printf '%s' "$EPOCHREALTIME"; }
-median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 mount_store() { # mount_store STORE MNT
 	MNT=$2
