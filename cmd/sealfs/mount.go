@@ -38,7 +38,12 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	credsFile := fl.String("credentials-file", "", "bucket credentials for --read-only --remote")
 	var so syncOptions
 	so.register(fl)
+	fl.BoolVar(&mo.noNotice, "quiet", false, "do not print the web URL on stderr (it is still in the log)")
+	mo.web.register(fl)
 	if err := parseFlags(fl, args); err != nil {
+		return err
+	}
+	if err := mo.web.validate(); err != nil {
 		return err
 	}
 	if fl.NArg() != 1 {
@@ -87,6 +92,9 @@ type mountOpts struct {
 	// view, when set, makes a read-only mount whose content is read from
 	// this bucket: no uploads, no lease.
 	view *remote.Bucket
+	web  webOptions
+	// noNotice keeps the web URL off stderr.
+	noNotice bool
 }
 
 // serve mounts the open store at mnt and blocks until it is unmounted; with
@@ -136,6 +144,17 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 		return err
 	}
 	defer ctl.Close()
+	if mo.web.addr != "" {
+		web, err := startWeb(mo.web, st.Dir, newRegistry(st, sy, log), log)
+		if err != nil {
+			return err
+		}
+		defer web.Close()
+		log.Info("web listener", "url", web.url)
+		if !mo.noNotice {
+			fmt.Fprintf(stderr, "sealfs: web page and metrics at %s\n", web.url)
+		}
+	}
 	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(mo.allowOther, mo.debug, mo.view != nil))
 	if err != nil {
 		return usageError{fmt.Errorf("mount %s: %w", mnt, err)}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +52,8 @@ type Cache struct {
 	cfg      Config
 	mu       sync.Mutex
 	lastUsed map[crypto.FileID]time.Time
+
+	local, evicted atomic.Int64 // for Stats
 }
 
 // New makes a Cache.
@@ -109,6 +112,7 @@ func (c *Cache) EvictOnce() (int, error) {
 			candidates = append(candidates, local{id, size, used})
 		}
 	})
+	c.local.Store(total)
 	c.mu.Unlock()
 	if err != nil || total <= c.cfg.Max {
 		return 0, err
@@ -126,9 +130,16 @@ func (c *Cache) EvictOnce() (int, error) {
 		}
 		total -= l.size
 		removed++
+		c.evicted.Add(1)
+		c.local.Store(total)
 	}
 	return removed, nil
 }
+
+// Stats are the cache's figures for metrics: the local ciphertext at the
+// last eviction pass (0 before the first, or without Max) and the versions
+// evicted since the cache was made.
+func (c *Cache) Stats() (localBytes, evictions int64) { return c.local.Load(), c.evicted.Load() }
 
 // Loop evicts every interval until ctx ends.
 func (c *Cache) Loop(ctx context.Context, every time.Duration) {

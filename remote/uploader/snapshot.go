@@ -18,6 +18,9 @@ func (u *Uploader) Snapshot(ctx context.Context) error {
 	unchanged := version == u.snapshotVersion
 	u.mu.Unlock()
 	if unchanged {
+		u.counts.mu.Lock()
+		u.counts.lastSnapshot = time.Now() // the last one still names everything
+		u.counts.mu.Unlock()
 		return nil
 	}
 	_, err := u.cfg.Snapshots.Write(ctx, func(w io.Writer) error {
@@ -30,6 +33,9 @@ func (u *Uploader) Snapshot(ctx context.Context) error {
 	u.mu.Lock()
 	u.snapshotVersion = version
 	u.mu.Unlock()
+	u.counts.mu.Lock()
+	u.counts.lastSnapshot = time.Now()
+	u.counts.mu.Unlock()
 	return nil
 }
 

@@ -70,6 +70,56 @@ type Uploader struct {
 	snapshotVersion uint64 // metadata version of the last snapshot
 
 	rekeying sync.Mutex // one applyRekeys at a time
+
+	counts counters
+}
+
+// counters are the uploader's running totals since it started.
+type counters struct {
+	mu           sync.Mutex
+	bytes        int64
+	objects      int64
+	errors       map[string]int64 // by kind: transient, permanent, not the version, ...
+	lastSnapshot time.Time
+}
+
+// Counters are what an Uploader did since it started, for metrics.
+type Counters struct {
+	UploadedBytes   int64
+	UploadedObjects int64
+	Errors          map[string]int64 // failed upload attempts by kind
+	LastSnapshot    time.Time        // the last snapshot uploaded: recoverable up to then
+}
+
+// Counters returns the running totals.
+func (u *Uploader) Counters() Counters {
+	u.counts.mu.Lock()
+	defer u.counts.mu.Unlock()
+	c := Counters{UploadedBytes: u.counts.bytes, UploadedObjects: u.counts.objects, LastSnapshot: u.counts.lastSnapshot, Errors: map[string]int64{}}
+	for k, v := range u.counts.errors {
+		c.Errors[k] = v
+	}
+	return c
+}
+
+func (c *counters) uploaded(size int64) {
+	c.mu.Lock()
+	c.bytes += size
+	c.objects++
+	c.mu.Unlock()
+}
+
+func (c *counters) failed(err error) {
+	kind := driver.CodeOf(err).String()
+	if errors.Is(err, errNotTheVersion) {
+		kind = "not the sealed version"
+	}
+	c.mu.Lock()
+	if c.errors == nil {
+		c.errors = map[string]int64{}
+	}
+	c.errors[kind]++
+	c.mu.Unlock()
 }
 
 // ObjectKey is where version id is stored in the bucket: an opaque name,
@@ -309,6 +359,7 @@ func (u *Uploader) upload(ctx context.Context, job meta.Upload) {
 		return
 	}
 	u.rate.add(fi.Size(), time.Since(start))
+	u.counts.uploaded(size)
 	// A plain version renamed while it was sent stays pending: the rename
 	// queued another job, for its new key.
 	_, _, err = u.setState(job, meta.SyncSynced, attrs.Version, sum, key)
@@ -382,6 +433,7 @@ func (u *Uploader) finish(job meta.Upload, cause error) {
 // transient errors with backoff; what reaches here is permanent or the bucket
 // gave up, so the job waits longer and its error shows in status and xattr.
 func (u *Uploader) retryLater(job meta.Upload, cause error) {
+	u.counts.failed(cause)
 	u.noteErr(fmt.Errorf("upload %s: %w", ObjectKey(job.FileID), cause))
 	next := job
 	next.Attempts++

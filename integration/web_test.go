@@ -1,0 +1,152 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// webURL waits for the URL the daemon prints for --web and returns its
+// base and token.
+func webURL(t *testing.T, m *sealfsMount) (base, token string) {
+	t.Helper()
+	if !m.waitForLog("web page and metrics at ", 30*time.Second) {
+		t.Fatalf("no web URL printed:\n%s", m.Stderr())
+	}
+	u := regexp.MustCompile(`(http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]+)`).FindStringSubmatch(m.Stderr())
+	if u == nil {
+		t.Fatalf("no web URL in:\n%s", m.Stderr())
+	}
+	return u[1], u[2]
+}
+
+// scrape reads /metrics with the token and parses it as Prometheus does.
+func scrape(t *testing.T, base, token string) map[string]*dto.MetricFamily {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics with the token: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return families
+}
+
+func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name string) float64 {
+	t.Helper()
+	f, ok := fams[name]
+	if !ok || len(f.Metric) == 0 {
+		t.Fatalf("/metrics has no %s", name)
+	}
+	m := f.Metric[0]
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	}
+	t.Fatalf("%s is neither counter nor gauge", name)
+	return 0
+}
+
+// TestWebTokenAndMetrics: the web listener answers nothing but 401
+// without the token; the printed URL sets an HttpOnly, SameSite=Strict
+// cookie that then works; a request from another origin is refused;
+// /metrics parses with the Prometheus parser and its figures move as
+// files are written and uploaded; a non-loopback address without TLS is
+// refused at mount.
+func TestWebTokenAndMetrics(t *testing.T) {
+	_, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key), withMountArgs("--seal-after", "0s", "--web", "127.0.0.1:0"))
+	base, token := webURL(t, m)
+	if fi, err := os.Stat(filepath.Join(store, "web.token")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file: %v, %v", fi, err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string, mod func(*http.Request)) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if mod != nil {
+			mod(req)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for name, mod := range map[string]func(*http.Request){
+		"no token":     nil,
+		"wrong bearer": func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+strings.Repeat("0", 64)) },
+		"wrong cookie": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "sealfs_token", Value: "x"}) },
+	} {
+		if resp, body := get("/metrics", mod); resp.StatusCode != http.StatusUnauthorized || body != "unauthorized\n" {
+			t.Errorf("%s: %s %q, want 401 and nothing else", name, resp.Status, body)
+		}
+	}
+	resp, _ := get("/metrics?token="+token, nil)
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "sealfs_token" {
+			cookie = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/metrics" || cookie == nil ||
+		!cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("the printed URL: %s, Location %q, cookie %+v", resp.Status, resp.Header.Get("Location"), cookie)
+	}
+	if resp, _ := get("/metrics", func(r *http.Request) { r.AddCookie(cookie) }); resp.StatusCode != http.StatusOK {
+		t.Errorf("with the cookie: %s", resp.Status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/metrics", strings.NewReader(""))
+	req.AddCookie(cookie)
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := noRedirect.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a POST from another origin: %v, %v; want 403", resp.Status, err)
+	}
+
+	before := scrape(t, base, token)
+	objects := metricValue(t, before, "sealfs_uploaded_objects_total")
+	for i := range 3 {
+		mustWriteFile(t, filepath.Join(m.Dir, fmt.Sprintf("f%d", i)), randomBytes(uint64(i), 10000), 0o644)
+	}
+	syncWait(t, store, key)
+	after := scrape(t, base, token)
+	if got := metricValue(t, after, "sealfs_uploaded_objects_total"); got < objects+3 {
+		t.Errorf("uploaded objects %v after three files, %v before", got, objects)
+	}
+	if metricValue(t, after, "sealfs_lease_held") != 1 || metricValue(t, after, "sealfs_pending_files") != 0 {
+		t.Errorf("lease %v pending %v", metricValue(t, after, "sealfs_lease_held"), metricValue(t, after, "sealfs_pending_files"))
+	}
+	if last := metricValue(t, after, "sealfs_last_sync_timestamp_seconds"); time.Since(time.Unix(int64(last), 0)) > 10*time.Minute {
+		t.Errorf("last sync %v", last)
+	}
+
+	r := runSealfs(t, nil, "mount", "--store", t.TempDir(), "--web", "0.0.0.0:0", filepath.Join(t.TempDir()))
+	if r.Code != 2 || !strings.Contains(r.Stderr, "not a loopback address") {
+		t.Errorf("--web on 0.0.0.0 without TLS: exit %d, %q", r.Code, r.Stderr)
+	}
+}
