@@ -174,7 +174,12 @@ func TestHelpAndVersion(t *testing.T) {
 	if r.Code != 0 || strings.TrimSpace(r.Stdout) == "" {
 		t.Errorf("sealfs version: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
-	for _, cmd := range []string{"init", "mount", "ls", "status", "sync", "remote", "version"} {
+	for _, cmd := range []string{"init", "mount", "ls", "status", "sync", "remote", "recover", "cat", "check",
+		"encryption", "backup", "prune", "versions", "undelete", "version"} {
+		// A mistyped flag is one line on stderr and exit 2, not the usage.
+		if r := runSealfs(t, nil, cmd, "--no-such-flag"); r.Code != 2 || r.Stdout != "" || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0 {
+			t.Errorf("sealfs %s --no-such-flag: exit %d, stdout %q, stderr %q; want 2, nothing, one line", cmd, r.Code, r.Stdout, r.Stderr)
+		}
 		r := runSealfs(t, nil, cmd, "--help")
 		out := r.Stdout + r.Stderr
 		if r.Code != 0 || !strings.Contains(out, cmd) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -99,18 +100,24 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'sealfs COMMAND --help' for the flags of a command.")
 }
 
-// newFlags makes a flag set whose errors come back as usage errors and
-// whose --help prints to stdout.
+// newFlags makes a flag set whose errors come back as usage errors (one
+// line on stderr, from run) and whose --help prints the usage to stdout.
 func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	// The flag package calls Usage on any error; only --help prints it
+	// (parseFlags), so a mistyped flag is one line, not a page.
+	fs.Usage = func() {}
+	usages.Store(fs, func() {
 		fs.SetOutput(stdout)
 		fmt.Fprintf(stdout, "Usage: sealfs %s %s\n\nFlags:\n", name, usage)
 		fs.PrintDefaults()
-	}
+	})
 	return fs
 }
+
+// usages holds each flag set's --help printer.
+var usages sync.Map // *flag.FlagSet -> func()
 
 // parseFlags parses args, with flags before or after the positional
 // arguments (sealfs mount MNT --allow-other works); fs.Args() returns the
@@ -120,7 +127,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	for {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
-			return err // Parse has printed the usage
+			if print, ok := usages.Load(fs); ok {
+				print.(func())()
+			}
+			return err
 		}
 		if err != nil {
 			return usageError{err}
