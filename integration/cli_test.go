@@ -284,3 +284,19 @@ func requireExists(t *testing.T, p, what string) os.FileInfo {
 	}
 	return fi
 }
+
+// TestMountOverNonEmptyDirectory: mounting over a directory with files in
+// it works, as mount(8) allows, and says that they are hidden meanwhile.
+func TestMountOverNonEmptyDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mnt")
+	mustMkdir(t, dir, 0o755)
+	mustWriteFile(t, filepath.Join(dir, "already-here"), []byte("x"), 0o644)
+	m := mountSealfs(t, withMountpoint(dir))
+	if !m.waitForLog("is not empty: its 1 entries are hidden", 10*time.Second) {
+		t.Errorf("no warning about the hidden entries:\n%s", m.Stderr())
+	}
+	m.Unmount(t)
+	if _, err := os.Stat(filepath.Join(dir, "already-here")); err != nil {
+		t.Errorf("the hidden file after the unmount: %v", err)
+	}
+}

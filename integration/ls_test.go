@@ -63,7 +63,20 @@ func TestLs(t *testing.T) {
 		checkLsTable(t, args, "/", want)
 		checkLsTable(t, args, "/ls-dir/ls-sub", want)
 	}
-	t.Run("mounted", check)
+	t.Run("mounted", func(t *testing.T) {
+		check(t)
+		// A path on the host under the mountpoint lists as the path in
+		// the filesystem; -r names entries relative to PATH; -h sizes.
+		host := runSealfsOK(t, append([]string{"ls"}, append(args, filepath.Join(m.Dir, "ls-dir"))...)...).Stdout
+		inside := runSealfsOK(t, append([]string{"ls"}, append(args, "/ls-dir")...)...).Stdout
+		if host != inside {
+			t.Errorf("ls of the host path:\n%s\nls of /ls-dir:\n%s", host, inside)
+		}
+		rec := runSealfsOK(t, append([]string{"ls", "-r", "-h"}, append(args, "/ls-dir")...)...).Stdout
+		if !strings.Contains(rec, "ls-sub/") || strings.Contains(rec, "/ls-dir/") {
+			t.Errorf("ls -r /ls-dir does not name entries relative to it:\n%s", rec)
+		}
+	})
 	m.Unmount(t)
 	t.Run("unmounted", func(t *testing.T) {
 		before := storeHash(t, m.Store)
@@ -197,8 +210,8 @@ func checkLsTable(t *testing.T, common []string, dir string, all map[string]want
 		return
 	}
 	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
-	if h := strings.Join(strings.Fields(lines[0]), " "); h != "NAME SIZE ENCRYPTED SYNC MODIFIED" {
-		t.Errorf("sealfs %q: header %q, want NAME SIZE ENCRYPTED SYNC MODIFIED", args, lines[0])
+	if h := strings.Join(strings.Fields(lines[0]), " "); h != "NAME TYPE SIZE ENCRYPTED SYNC MODIFIED" {
+		t.Errorf("sealfs %q: header %q, want NAME TYPE SIZE ENCRYPTED SYNC MODIFIED", args, lines[0])
 	}
 	rows := map[string][]string{}
 	for _, l := range lines[1:] {
@@ -219,13 +232,17 @@ func checkLsTable(t *testing.T, common []string, dir string, all map[string]want
 			t.Errorf("sealfs %q: no row for %q:\n%s", args, filepath.Base(p), r.Stdout)
 			continue
 		}
+		if len(f) < 3 || f[1] != want[p].typ {
+			t.Errorf("sealfs %q: row %q, want type %s", args, f, want[p].typ)
+			continue
+		}
 		if want[p].typ != "file" {
 			continue
 		}
 		if !containsAny(f, "true", "yes") {
 			t.Errorf("sealfs %q: row %q does not say the file is encrypted", args, f)
 		}
-		if n, err := strconv.ParseInt(f[1], 10, 64); err == nil && n != want[p].size {
+		if n, err := strconv.ParseInt(f[2], 10, 64); err != nil || n != want[p].size {
 			t.Errorf("sealfs %q: row %q has size %d, want %d", args, f, n, want[p].size)
 		}
 	}

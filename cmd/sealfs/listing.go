@@ -100,6 +100,14 @@ func (l lister) describe(tx *meta.Tx, name, p string, in meta.Inode) (listEntry,
 		e.Type, e.Size = "dir", 0
 	case syscall.S_IFLNK:
 		e.Type = "symlink"
+	case syscall.S_IFIFO:
+		e.Type = "fifo"
+	case syscall.S_IFSOCK:
+		e.Type = "socket"
+	case syscall.S_IFCHR:
+		e.Type = "char-device"
+	case syscall.S_IFBLK:
+		e.Type = "block-device"
 	case syscall.S_IFREG:
 		e.Type = "file"
 		c, err := tx.Content(in.Ino)

@@ -6,7 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,11 +17,12 @@ import (
 )
 
 func runLs(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("ls", "[--store DIR] [--key-file FILE] [--json] [-r] [PATH]", stdout)
+	fl := newFlags("ls", "[--store DIR] [--key-file FILE] [--json] [-r] [-h] [PATH]", stdout)
 	var loc location
 	loc.register(fl)
 	asJSON := fl.Bool("json", false, "print JSON instead of a table")
-	recursive := fl.Bool("r", false, "list subdirectories recursively")
+	recursive := fl.Bool("r", false, "list subdirectories recursively (paths relative to PATH)")
+	human := fl.Bool("h", false, "sizes in K, M, G (powers of 1024)")
 	if err := parseFlags(fl, args); err != nil {
 		return err
 	}
@@ -32,6 +36,7 @@ func runLs(args []string, stdout, stderr io.Writer) error {
 	if err := loc.resolve(); err != nil {
 		return err
 	}
+	p = inFilesystem(loc.store, p)
 	rows, err := fetchListing(loc, p, *recursive)
 	if err != nil {
 		return err
@@ -44,7 +49,33 @@ func runLs(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
 	}
-	return printTable(stdout, rows, *recursive)
+	return printTable(stdout, rows, p, *recursive, *human)
+}
+
+// inFilesystem turns a path that, taken on the host, lies under the
+// store's mountpoint (sealfs ls ~/backup/app, or ls app from inside the
+// mount) into the path inside the filesystem (/app); any other path is
+// one inside the filesystem already.
+func inFilesystem(storeDir, p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	c := daemonClient(storeDir)
+	if c == nil {
+		return p
+	}
+	var r statusReport
+	if daemonJSON(c, http.MethodGet, "/status", &r) != nil || r.Mountpoint == "" {
+		return p
+	}
+	if abs == r.Mountpoint {
+		return "/"
+	}
+	if rel, ok := strings.CutPrefix(abs, r.Mountpoint+string(filepath.Separator)); ok {
+		return "/" + filepath.ToSlash(rel)
+	}
+	return p
 }
 
 // fetchListing asks the daemon when the store is mounted, else opens it.
@@ -88,16 +119,29 @@ func listFromDaemon(c *http.Client, p string, recursive bool) ([]listEntry, erro
 	return rows, nil
 }
 
-func printTable(w io.Writer, rows []listEntry, recursive bool) error {
+// syncWidth bounds the SYNC column; --json has the whole text.
+const syncWidth = 40
+
+func printTable(w io.Writer, rows []listEntry, dir string, recursive, human bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSIZE\tENCRYPTED\tSYNC\tMODIFIED")
+	fmt.Fprintln(tw, "NAME\tTYPE\tSIZE\tENCRYPTED\tSYNC\tMODIFIED")
 	for _, r := range rows {
 		name, size, enc, sync := quoteName(r.Name), strconv.FormatUint(r.Size, 10), "-", r.Sync
+		if human {
+			size = humanSize(r.Size)
+		}
 		if sync == "" {
 			sync = "-"
 		}
+		if len([]rune(sync)) > syncWidth {
+			sync = string([]rune(sync)[:syncWidth-1]) + "…"
+		}
 		if recursive {
-			name = quoteName(r.Path)
+			rel, err := filepath.Rel(path.Clean("/"+dir), r.Path)
+			if err != nil || rel == "." {
+				rel = r.Path
+			}
+			name = quoteName(rel)
 		}
 		switch r.Type {
 		case "dir":
@@ -105,9 +149,27 @@ func printTable(w io.Writer, rows []listEntry, recursive bool) error {
 		case "file":
 			enc = strconv.FormatBool(r.Encrypted)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, size, enc, sync, r.Modified.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, r.Type, size, enc, sync, r.Modified.Local().Format(time.DateTime))
 	}
 	return tw.Flush()
+}
+
+// humanSize is n in the largest power-of-1024 unit that keeps it >= 1, as
+// ls -h writes it (1023, 1.5K, 12M).
+func humanSize(n uint64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return strconv.FormatUint(n, 10)
+	}
+	v, u := float64(n)/1024, 0
+	for v >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	if v < 10 {
+		return fmt.Sprintf("%.1f%c", v, units[u])
+	}
+	return fmt.Sprintf("%.0f%c", v, units[u])
 }
 
 func trimNewline(s string) string {

@@ -56,6 +56,11 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if entries, err := os.ReadDir(mnt); err == nil && len(entries) > 0 {
+		// As mount(8) does it: allowed, but the files there vanish from
+		// view until the unmount, which a user should hear about.
+		fmt.Fprintf(stderr, "sealfs: warning: %s is not empty: its %d entries are hidden while sealfs is mounted there\n", mnt, len(entries))
+	}
 	if err := so.validate(); err != nil {
 		return err
 	}
