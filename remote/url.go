@@ -62,6 +62,14 @@ func ParseURL(rawURL string) (u *url.URL, prefix string, err error) {
 	if err := checkPath(prefix); err != nil {
 		return nil, "", bad("prefix: %v", err)
 	}
+	if ep := u.Query().Get("endpoint"); ep != "" {
+		// A malformed server address fails here, in one line, not later
+		// in the SDK's own words.
+		e, err := url.Parse(ep)
+		if err != nil || e.Scheme != "http" && e.Scheme != "https" || e.Host == "" {
+			return nil, "", bad("endpoint %q: want http://HOST[:PORT] or https://HOST[:PORT]", ep)
+		}
+	}
 	return u, prefix, nil
 }
 

@@ -58,6 +58,9 @@ func TestParseURL(t *testing.T) {
 		{"file://", "absolute"},
 		{"file:///srv/../etc", ".."},
 		{"file:///srv/backup?x=1", "no query"},
+		{"s3://b/p?endpoint=::bad", "want http://HOST"},
+		{"s3://b/p?endpoint=127.0.0.1:9000", "want http://HOST"},
+		{"gs://b/p?endpoint=ftp://x", "want http://HOST"},
 	}
 	for _, tc := range bad {
 		_, _, err := remote.ParseURL(tc.url)
