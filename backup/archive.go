@@ -39,6 +39,9 @@ type Options struct {
 	// Warn, when set, is told of files that vanished while the archive was
 	// written; they are left out. Any other read error fails the archive.
 	Warn func(msg string)
+	// As, when set, is the member name of the sources' roots instead of
+	// their paths ("app": a download of /srv/app unpacks as app/).
+	As string
 }
 
 // Stats count what an archive holds.
@@ -108,6 +111,9 @@ func walk(srcs []string, o Options, fn func(entry) error) error {
 	for _, src := range srcs {
 		root := filepath.Clean(src)
 		base := memberName(root)
+		if o.As != "" {
+			base = o.As
+		}
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) && p != root {

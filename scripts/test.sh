@@ -26,6 +26,7 @@ declare -A PACKAGE_OF=(
 	[umount]=mount
 	[dd]=coreutils
 	[truncate]=coreutils
+	[curl]=curl
 )
 
 install_missing_packages() {

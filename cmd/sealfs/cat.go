@@ -101,7 +101,7 @@ func catTo(w io.Writer, st *store.Store, b *remote.Bucket, p string) error {
 // openPlain opens the plaintext of version c (size bytes) from the local
 // ciphertext or, when it is not local, from bucket b (nil: none). Every
 // byte it yields is authenticated; done releases the ciphertext.
-func openPlain(st *store.Store, b *remote.Bucket, rec meta.Content, size uint64) (plain io.Reader, done func(), err error) {
+func openPlain(st *store.Store, b *remote.Bucket, rec meta.Content, size uint64) (plain *io.SectionReader, done func(), err error) {
 	id := crypto.FileID(rec.FileID)
 	var backing crypto.Backing
 	done = func() {}

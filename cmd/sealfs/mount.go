@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
 	"github.com/sealfs/sealfs/remote"
@@ -150,7 +152,16 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	}
 	defer ctl.Close()
 	if mo.web.addr != "" {
-		web, err := startWeb(mo.web, st.Dir, newRegistry(st, sy, log), log)
+		web, err := startWeb(mo.web, st.Dir, func(mux *http.ServeMux) {
+			mux.Handle("GET /metrics", promhttp.HandlerFor(newRegistry(st, sy, log), promhttp.HandlerOpts{}))
+			bucket := func() *remote.Bucket {
+				if mo.view != nil {
+					return mo.view
+				}
+				return sy.bucketOrNil()
+			}
+			mux.HandleFunc("GET /download", serveDownload(st, bucket, mnt, log))
+		}, log)
 		if err != nil {
 			return err
 		}

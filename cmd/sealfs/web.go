@@ -18,8 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // webOptions are the mount flags of the web listener.
@@ -112,8 +110,9 @@ type webServer struct {
 	url string // with the token, as printed
 }
 
-// startWeb listens on o.addr and serves what mux holds behind the token.
-func startWeb(o webOptions, storeDir string, reg *prometheus.Registry, log *slog.Logger) (*webServer, error) {
+// startWeb listens on o.addr and serves what routes puts in its mux,
+// behind the token.
+func startWeb(o webOptions, storeDir string, routes func(*http.ServeMux), log *slog.Logger) (*webServer, error) {
 	tok, err := webToken(storeDir)
 	if err != nil {
 		return nil, err
@@ -123,7 +122,7 @@ func startWeb(o webOptions, storeDir string, reg *prometheus.Registry, log *slog
 		return nil, usageError{fmt.Errorf("--web %s: %w", o.addr, err)}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	routes(mux)
 	scheme := "http"
 	if o.tlsCert != "" {
 		scheme = "https"
