@@ -17,7 +17,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
 )
 
 // webOptions are the mount flags of the web listener.
