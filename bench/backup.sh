@@ -19,6 +19,7 @@ set -euo pipefail
 WORKROOT=${BENCH_DIR:-/var/tmp}
 ROUNDS=${BENCH_ROUNDS:-5}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=backup-bench
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 export PATH="/usr/local/go/bin:${PATH}"
@@ -27,17 +28,6 @@ TREE=${BENCH_TREE:-$(go env GOROOT)/src}
 WORK=""
 PID=""
 MNT=""
-log() { printf '[backup-bench] %s\n' "$*" >&2; }
-die() {
-	printf '[backup-bench] error: %s\n' "$*" >&2
-	exit 1
-}
-cleanup() {
-	set +e
-	[ -n "$MNT" ] && is_mounted "$MNT" && { umount "$MNT" 2>/dev/null || umount -l "$MNT"; }
-	[ -n "$PID" ] && kill -0 "$PID" 2>/dev/null && wait "$PID"
-	[ -n "$WORK" ] && rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

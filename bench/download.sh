@@ -15,6 +15,7 @@ SIZE_MB=${BENCH_SIZE_MB:-1024}
 WORKROOT=${BENCH_DIR:-/var/tmp}
 ROUNDS=${BENCH_ROUNDS:-3}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=download-bench
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 export PATH="/usr/local/go/bin:${PATH}"
@@ -22,23 +23,8 @@ export PATH="/usr/local/go/bin:${PATH}"
 WORK=""
 PID=""
 MNT=""
-log() { printf '[download-bench] %s\n' "$*" >&2; }
-die() {
-	printf '[download-bench] error: %s\n' "$*" >&2
-	exit 1
-}
-cleanup() {
-	set +e
-	[ -n "$MNT" ] && is_mounted "$MNT" && { umount "$MNT" 2>/dev/null || umount -l "$MNT"; }
-	[ -n "$PID" ] && kill -0 "$PID" 2>/dev/null && wait "$PID"
-	[ -n "$WORK" ] && rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || log "page cache NOT dropped (needs root)"
-}
 
 command -v curl >/dev/null || die "curl is needed"
 WORK=$(mktemp -d "$WORKROOT/sealfs-download-bench.XXXXXX")

@@ -26,6 +26,7 @@ SIZE_MB=${BENCH_SIZE_MB:-1024}
 WORKROOT=${BENCH_DIR:-/var/tmp}
 ROUNDS=${BENCH_ROUNDS:-3}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=recover-bench
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 export PATH="/usr/local/go/bin:${PATH}"
@@ -34,24 +35,9 @@ TREE=${BENCH_TREE:-$(go env GOROOT)/src}
 WORK=""
 PID=""
 MNT=""
-log() { printf '[recover-bench] %s\n' "$*" >&2; }
-die() {
-	printf '[recover-bench] error: %s\n' "$*" >&2
-	exit 1
-}
-cleanup() {
-	set +e
-	[ -n "$MNT" ] && is_mounted "$MNT" && { umount "$MNT" 2>/dev/null || umount -l "$MNT"; }
-	[ -n "$PID" ] && kill -0 "$PID" 2>/dev/null && wait "$PID"
-	[ -n "$WORK" ] && rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || log "page cache NOT dropped (needs root)"
-}
 
 mount_store() { # mount_store STORE MNT
 	MNT=$2
