@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -298,5 +300,36 @@ func TestMountOverNonEmptyDirectory(t *testing.T) {
 	m.Unmount(t)
 	if _, err := os.Stat(filepath.Join(dir, "already-here")); err != nil {
 		t.Errorf("the hidden file after the unmount: %v", err)
+	}
+}
+
+// TestLogFormatJSON: --log-format json makes every log line of the daemon
+// one JSON object; a bad format is refused.
+func TestLogFormatJSON(t *testing.T) {
+	m := mountSealfs(t, withMountArgs("--log-format", "json"))
+	mustWriteFile(t, filepath.Join(m.Dir, "f"), []byte("x"), 0o644)
+	m.Unmount(t)
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(m.Stderr()), "\n") {
+		if strings.HasPrefix(line, "time=") {
+			t.Errorf("a text log line with --log-format json: %q", line)
+		}
+		var rec struct {
+			Msg   string `json:"msg"`
+			Level string `json:"level"`
+		}
+		if strings.HasPrefix(line, "{") {
+			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level == "" {
+				t.Errorf("log line %q: %v", line, err)
+			}
+			msgs = append(msgs, rec.Msg)
+		}
+	}
+	if !slices.Contains(msgs, "mounted") || !slices.Contains(msgs, "unmounted") {
+		t.Errorf("JSON log messages %q, want mounted and unmounted", msgs)
+	}
+	r := runSealfs(t, nil, "mount", "--log-format", "xml", t.TempDir())
+	if r.Code != 2 || !strings.Contains(r.Stderr, "want text or json") {
+		t.Errorf("--log-format xml: exit %d, %q", r.Code, r.Stderr)
 	}
 }

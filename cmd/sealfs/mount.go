@@ -41,12 +41,16 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	var so syncOptions
 	so.register(fl)
 	fl.BoolVar(&mo.noNotice, "quiet", false, "do not print the web URL on stderr (it is still in the log)")
+	fl.StringVar(&mo.logFormat, "log-format", "text", "the daemon's log lines on stderr: text (key=value) or json (one object per line)")
 	mo.web.register(fl)
 	if err := parseFlags(fl, args); err != nil {
 		return err
 	}
 	if err := mo.web.validate(); err != nil {
 		return err
+	}
+	if mo.logFormat != "text" && mo.logFormat != "json" {
+		return badInput("--log-format %q: want text or json", mo.logFormat)
 	}
 	if fl.NArg() != 1 {
 		return badInput("want exactly one MOUNTPOINT, got %d arguments", fl.NArg())
@@ -102,6 +106,8 @@ type mountOpts struct {
 	web  webOptions
 	// noNotice keeps the web URL off stderr.
 	noNotice bool
+	// logFormat is text or json.
+	logFormat string
 }
 
 // serve mounts the open store at mnt and blocks until it is unmounted; with
@@ -112,7 +118,11 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if mo.logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(handler)
 	cfg := sealfs.Config{
 		Meta: st.Meta, Data: st, Wrapper: st.Wrapper, BlockSize: st.Config.BlockSize, Log: log,
 		RootUID: uint32(os.Getuid()), RootGID: uint32(os.Getgid()),
