@@ -456,3 +456,20 @@ func TestEvictedReadIsInterruptible(t *testing.T) {
 	restored = true
 	compareBytes(t, filepath.Join(m2.Dir, "evicted"), data)
 }
+
+// TestInitChecksTheRemote: init --remote with a bucket that does not
+// exist is refused in one line with exit 2, and creates neither store
+// nor key.
+func TestInitChecksTheRemote(t *testing.T) {
+	base := t.TempDir()
+	store, key := filepath.Join(base, "store"), filepath.Join(base, "keys", "master.key")
+	r := runSealfs(t, nil, "init", "--store", store, "--key-file", key, "--remote", "file://"+filepath.Join(base, "no-such-bucket"))
+	if r.Code != 2 || !strings.Contains(r.Stderr, "nothing was created") || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0 {
+		t.Errorf("init with a missing bucket: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	for _, p := range []string{store, key} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s exists after a refused init (%v)", p, err)
+		}
+	}
+}

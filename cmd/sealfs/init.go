@@ -35,6 +35,13 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		if _, _, err := remote.ParseURL(*remoteURL); err != nil {
 			return usageError{err}
 		}
+		// As remote set does: a bucket that does not answer is found
+		// now, before anything is created, not at the first mount.
+		b, err := openBucketWith(nil, *remoteURL, *remoteURL, nil)
+		if err != nil {
+			return fmt.Errorf("%w; nothing was created", err)
+		}
+		b.Close()
 	}
 	if err := initStore(loc, stderr); err != nil {
 		return err
