@@ -113,9 +113,9 @@ func TestWebTokenAndMetrics(t *testing.T) {
 			cookie = c
 		}
 	}
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/metrics" || cookie == nil ||
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Refresh") != "0; url=/metrics" || cookie == nil ||
 		!cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("the printed URL: %s, Location %q, cookie %+v", resp.Status, resp.Header.Get("Location"), cookie)
+		t.Fatalf("the printed URL: %s, Refresh %q, cookie %+v", resp.Status, resp.Header.Get("Refresh"), cookie)
 	}
 	if resp, _ := get("/metrics", func(r *http.Request) { r.AddCookie(cookie) }); resp.StatusCode != http.StatusOK {
 		t.Errorf("with the cookie: %s", resp.Status)
@@ -212,5 +212,33 @@ func TestWebDownloads(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(out, "damaged")); len(got) >= len(want) {
 		t.Errorf("the damaged download holds %d bytes, the whole file", len(got))
+	}
+}
+
+// TestWebCommand: `sealfs web` starts the page on a running daemon's
+// listener and prints its URL; asked again it gives the same one; without
+// a mount it is a one-line error, exit 2.
+func TestWebCommand(t *testing.T) {
+	m := mountSealfs(t)
+	args := []string{"web", "--store", m.Store, "--key-file", m.Key, "127.0.0.1:0"}
+	first := runSealfsOK(t, args...)
+	u := regexp.MustCompile(`^sealfs: web page and metrics at (http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]{64}) \(until the unmount\)\n$`).FindStringSubmatch(first.Stdout)
+	if u == nil {
+		t.Fatalf("sealfs web printed %q", first.Stdout)
+	}
+	mustWriteFile(t, filepath.Join(m.Dir, "f"), []byte("x"), 0o644)
+	if fams := scrape(t, u[1], u[2]); fams["sealfs_pending_files"] == nil {
+		t.Errorf("/metrics on the listener sealfs web started lacks sealfs_pending_files")
+	}
+	if again := runSealfsOK(t, args...); again.Stdout != first.Stdout || !strings.Contains(again.Stderr, "serving 127.0.0.1:0 already") {
+		t.Errorf("sealfs web again: %q %q, want the same URL", again.Stdout, again.Stderr)
+	}
+	if r := runSealfs(t, nil, "web", "--store", m.Store, "--key-file", m.Key, "0.0.0.0:0"); r.Code != 2 || !strings.Contains(r.Stderr, "not a loopback address") {
+		t.Errorf("sealfs web 0.0.0.0:0: exit %d, %q", r.Code, r.Stderr)
+	}
+	m.Unmount(t)
+	r := runSealfs(t, nil, args...)
+	if r.Code != 2 || strings.Count(r.Stderr, "\n") != 1 || !strings.Contains(r.Stderr, "is not mounted") {
+		t.Errorf("sealfs web unmounted: exit %d, %q", r.Code, r.Stderr)
 	}
 }

@@ -27,6 +27,7 @@ declare -A PACKAGE_OF=(
 	[dd]=coreutils
 	[truncate]=coreutils
 	[curl]=curl
+	[chromium]=chromium
 )
 
 install_missing_packages() {

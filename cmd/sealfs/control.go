@@ -29,7 +29,7 @@ type control struct {
 	path string
 }
 
-func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string, runner *schedule.Runner) (*control, error) {
+func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string, runner *schedule.Runner, web *webHost) (*control, error) {
 	p := socketPath(st.Dir)
 	// We hold the store lock, so a socket left here is stale.
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -67,6 +67,7 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string, runn
 	mux.HandleFunc("POST /write", serveWrite(st, fsys))
 	mux.HandleFunc("POST /encryption", serveEncryption(st))
 	scheduleHandlers(mux, st, fsys, runner)
+	mux.HandleFunc("POST /web", serveWebStart(web))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		status, err := daemonStatus(st, sy, mnt)
 		if err != nil {

@@ -53,6 +53,7 @@ var commands = []command{
 	{"prune", "apply a backup's retention rules (--dry-run: say which rule keeps each archive)", runPrune},
 	{"versions", "list the kept versions of a file: current, replaced and deleted", runVersions},
 	{"undelete", "bring back a deleted file or an earlier version of one", runUndelete},
+	{"web", "serve the backups page and /metrics of the mounted store (web [ADDR])", runWeb},
 	{"check", "verify the store (and its bucket copy): exit 0 clean, 1 damage found", runCheck},
 	{"version", "print the version", runVersion},
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
 	"github.com/sealfs/sealfs/remote"
@@ -154,31 +152,27 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	if mo.view == nil {
 		runner = schedule.NewRunner(st.Meta, scheduledRun(st, fsys, []string{st.Dir, mnt}, log), log)
 	}
+	app := &webApp{st: st, sy: sy, view: mo.view, fsys: fsys, mnt: mnt, runner: runner, jobs: newJobs(ctx), skip: []string{st.Dir, mnt}, log: log}
+	// Page actions run under ctx and end before the store closes: on an
+	// early return, stop (deferred again, so it runs first) interrupts them.
+	defer app.jobs.wait()
+	defer stop()
+	web := newWebHost(app, log)
+	defer web.Close()
 	// The control socket is up before the mount appears, so a script that
 	// waits for the mountpoint can run `sealfs sync` or `status` at once.
-	ctl, err := startControl(st, fsys, sy, mnt, runner)
+	ctl, err := startControl(st, fsys, sy, mnt, runner, web)
 	if err != nil {
 		return err
 	}
 	defer ctl.Close()
 	if mo.web.addr != "" {
-		web, err := startWeb(mo.web, st.Dir, func(mux *http.ServeMux) {
-			mux.Handle("GET /metrics", promhttp.HandlerFor(newRegistry(st, sy, log), promhttp.HandlerOpts{}))
-			bucket := func() *remote.Bucket {
-				if mo.view != nil {
-					return mo.view
-				}
-				return sy.bucketOrNil()
-			}
-			mux.HandleFunc("GET /download", serveDownload(st, bucket, mnt, log))
-		}, log)
+		srv, _, err := web.start(mo.web)
 		if err != nil {
 			return err
 		}
-		defer web.Close()
-		log.Info("web listener", "url", web.url)
 		if !mo.noNotice {
-			fmt.Fprintf(stderr, "sealfs: web page and metrics at %s\n", web.url)
+			fmt.Fprintf(stderr, "sealfs: web page and metrics at %s\n", srv.url)
 		}
 	}
 	server, err := gofs.Mount(mnt, fsys.Root(), sealfs.MountOptions(mo.allowOther, mo.debug, mo.view != nil))
@@ -202,6 +196,7 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	if runner != nil {
 		runner.Wait() // its records go into the store before it closes
 	}
+	app.jobs.wait()
 	<-loopDone
 	if err := fsys.SyncAll(); err != nil {
 		return fmt.Errorf("final sync: %w", err)

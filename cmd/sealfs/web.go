@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -100,6 +103,11 @@ func webToken(storeDir string) (string, error) {
 	return tok, nil
 }
 
+// signedIn is the page the printed URL answers with: it moves on at once
+// to the page asked for, now with the cookie.
+var signedIn = template.Must(template.New("").Parse(`<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={{.}}"><title>sealfs</title><p><a href="{{.}}">Continue</a></p>
+`))
+
 // tokenCookie carries the token after the first request that gave it.
 const tokenCookie = "sealfs_token"
 
@@ -111,7 +119,7 @@ type webServer struct {
 
 // startWeb listens on o.addr and serves what routes puts in its mux,
 // behind the token.
-func startWeb(o webOptions, storeDir string, routes func(*http.ServeMux), log *slog.Logger) (*webServer, error) {
+func startWeb(o webOptions, storeDir string, routes func(mux *http.ServeMux, tok string), log *slog.Logger) (*webServer, error) {
 	tok, err := webToken(storeDir)
 	if err != nil {
 		return nil, err
@@ -121,7 +129,7 @@ func startWeb(o webOptions, storeDir string, routes func(*http.ServeMux), log *s
 		return nil, usageError{fmt.Errorf("--web %s: %w", o.addr, err)}
 	}
 	mux := http.NewServeMux()
-	routes(mux)
+	routes(mux, tok)
 	scheme := "http"
 	if o.tlsCert != "" {
 		scheme = "https"
@@ -154,8 +162,13 @@ func (w *webServer) Close() error {
 // requireToken lets through only requests that carry the token: as
 // "Authorization: Bearer TOKEN" (scripts, Prometheus), in the cookie, or
 // once as ?token= (the printed URL), which sets the cookie (HttpOnly,
-// SameSite=Strict) and redirects to the same URL without it. Anything
-// else gets 401 and nothing more.
+// SameSite=Strict) and sends the browser on to the same URL without it.
+// Anything else gets 401 and nothing more.
+//
+// The hop is a page that refreshes itself to the clean URL, not a
+// redirect: a browser that opened the URL from another site (a chat, a
+// mail) does not send a Strict cookie along a redirect of that
+// navigation, but does on a navigation the page itself starts.
 func requireToken(tok string, secure bool, next http.Handler) http.Handler {
 	same := func(s string) bool { return subtle.ConstantTimeCompare([]byte(s), []byte(tok)) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -173,10 +186,96 @@ func requireToken(tok string, secure bool, next http.Handler) http.Handler {
 				SameSite: http.SameSiteStrictMode,
 			})
 			q.Del("token")
-			u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
-			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			u := (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String()
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Referrer-Policy", "no-referrer") // the token is in this URL
+			w.Header().Set("Refresh", "0; url="+u)
+			signedIn.Execute(w, u)
 			return
 		}
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 	})
+}
+
+// webHost runs a mount's web listeners: the one --web asks for at mount,
+// and those `sealfs web` starts later through the control socket.
+type webHost struct {
+	app *webApp
+	log *slog.Logger
+
+	mu      sync.Mutex
+	servers map[string]*webServer // by the address asked for
+	closed  bool
+}
+
+func newWebHost(app *webApp, log *slog.Logger) *webHost {
+	return &webHost{app: app, log: log, servers: map[string]*webServer{}}
+}
+
+// start listens on o.addr, or returns the listener already there.
+func (h *webHost) start(o webOptions) (w *webServer, started bool, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, false, errors.New("the mount is ending")
+	}
+	if w := h.servers[o.addr]; w != nil {
+		return w, false, nil
+	}
+	w, err = startWeb(o, h.app.st.Dir, h.app.routes, h.log)
+	if err != nil {
+		return nil, false, err
+	}
+	h.servers[o.addr] = w
+	h.log.Info("web listener", "url", w.url)
+	return w, true, nil
+}
+
+// Close closes every listener.
+func (h *webHost) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for addr, w := range h.servers {
+		if err := w.Close(); err != nil {
+			h.log.Warn("web listener close", "addr", addr, "err", err)
+		}
+	}
+	h.servers = nil
+}
+
+// serveWebStart answers POST /web for `sealfs web`: it starts a listener
+// with the options in the JSON body and returns its URL.
+func serveWebStart(h *webHost) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req webRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			replyJSON(w, nil, badInput("web: %v", err))
+			return
+		}
+		o := webOptions{addr: req.Addr, tlsCert: req.TLSCert, tlsKey: req.TLSKey}
+		if err := o.validate(); err != nil {
+			replyJSON(w, nil, err)
+			return
+		}
+		srv, started, err := h.start(o)
+		if err != nil {
+			replyJSON(w, nil, err)
+			return
+		}
+		replyJSON(w, webReply{URL: srv.url, Started: started}, nil)
+	}
+}
+
+// webRequest and webReply are POST /web's body and answer.
+type webRequest struct {
+	Addr    string `json:"addr"`
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+}
+
+type webReply struct {
+	URL     string `json:"url"`
+	Started bool   `json:"started"` // false: it was listening already
 }
