@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // webOptions are the mount flags of the web listener.
@@ -24,7 +25,7 @@ type webOptions struct {
 	addr, tlsCert, tlsKey string
 }
 
-func (o *webOptions) register(fl *flag.FlagSet) {
+func (o *webOptions) register(fl *pflag.FlagSet) {
 	fl.StringVar(&o.addr, "web", "", "serve /metrics (and the backups page) on this address, e.g. 127.0.0.1:8080; every request needs the token the daemon prints")
 	fl.StringVar(&o.tlsCert, "web-tls-cert", "", "TLS certificate for --web (needed on an address that is not loopback)")
 	fl.StringVar(&o.tlsKey, "web-tls-key", "", "TLS key for --web")
