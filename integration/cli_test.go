@@ -207,6 +207,47 @@ func TestCLIHelpAndVersion(t *testing.T) {
 	}
 }
 
+// TestCLICompletionBash sources `sealfs completion bash` into bash and
+// completes as a user's TAB would: commands, subcommands and flags.
+func TestCLICompletionBash(t *testing.T) {
+	requireTools(t, "bash")
+	// The script calls the program by the name typed, sealfs.
+	bin := t.TempDir()
+	if err := os.Symlink(sealfsBin, filepath.Join(bin, "sealfs")); err != nil {
+		t.Fatal(err)
+	}
+	// Without the bash-completion package the script wants its
+	// _get_comp_words_by_ref; a minimal one splits the line at spaces.
+	script := `source <(sealfs completion bash) || exit 1
+_get_comp_words_by_ref() { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+COMP_LINE=$1 COMP_POINT=${#1}
+read -ra COMP_WORDS <<<"$COMP_LINE"
+[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=('')
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+__start_sealfs 2>/dev/null
+printf '%s\n' "${COMPREPLY[@]}"
+`
+	for _, c := range []struct {
+		line string
+		want []string
+	}{
+		{"sealfs ", []string{"init", "mount", "ls", "backup", "schedule", "completion", "help"}},
+		{"sealfs sch", []string{"schedule"}},
+		{"sealfs schedule ", []string{"add", "list", "remove", "run"}},
+		{"sealfs ls -", []string{"-r", "--recursive", "-h", "--human-readable", "--json", "--store", "--key-file", "--help"}},
+		{"sealfs mount --cache", []string{"--cache-max"}},
+		{"sealfs remote set --cred", []string{"--credentials-file"}},
+	} {
+		r := runTool(t, "env", "PATH="+bin+":"+os.Getenv("PATH"), "bash", "-c", script, "complete", c.line)
+		got := strings.Fields(r.Stdout)
+		for _, w := range c.want {
+			if r.Code != 0 || !slices.Contains(got, w) {
+				t.Errorf("bash completes %q to %q (exit %d, %s); want %s among them", c.line, got, r.Code, r.Stderr, w)
+			}
+		}
+	}
+}
+
 // TestCLIFlagsAfterPositionals: GNU flags go anywhere, and `--` ends them.
 func TestCLIFlagsAfterPositionals(t *testing.T) {
 	m := mountSealfs(t)

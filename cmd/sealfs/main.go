@@ -150,6 +150,13 @@ func helpCommand() *cobra.Command {
 			c.InitDefaultHelpFlag() // as running c would: --help is in its help
 			return c.Help()
 		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			c, _, err := cmd.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return subcommandNames(c, prefix), cobra.ShellCompDirectiveNoFileComp
+		},
 	}
 }
 

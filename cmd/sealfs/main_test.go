@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,5 +176,38 @@ func TestFlagsAfterPositionals(t *testing.T) {
 	}
 	if _, err := os.Lstat(missing); !os.IsNotExist(err) {
 		t.Errorf("a refused command created %s (lstat: %v)", missing, err)
+	}
+}
+
+// TestCompletion: cobra's completion scripts, and the completions they
+// ask sealfs for: the commands, and a command's flags.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		code, stdout, stderr := runCLI("completion", shell)
+		if code != 0 || stderr != "" || !strings.Contains(stdout, "__complete") || !strings.Contains(stdout, "sealfs") {
+			t.Errorf("sealfs completion %s: exit %d, stderr %q, %d bytes", shell, code, stderr, len(stdout))
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{""}, []string{"init", "mount", "ls", "schedule", "remote", "version", "help", "completion"}},
+		{[]string{"sch"}, []string{"schedule"}},
+		{[]string{"schedule", ""}, []string{"add", "list", "remove", "run"}},
+		{[]string{"ls", "--"}, []string{"--recursive", "--human-readable", "--json", "--store", "--key-file"}},
+		{[]string{"mount", "/mnt", "--cache"}, []string{"--cache-max"}},
+		{[]string{"help", "sch"}, []string{"schedule"}},
+	} {
+		code, stdout, _ := runCLI(append([]string{"__completeNoDesc"}, c.args...)...)
+		got := strings.Split(strings.TrimSpace(stdout), "\n")
+		for _, w := range c.want {
+			if code != 0 || !slices.Contains(got, w) {
+				t.Errorf("completing sealfs %q: exit %d, %q; want %s among them", c.args, code, got, w)
+			}
+		}
+		if slices.Contains(got, "man") {
+			t.Errorf("completing sealfs %q offers the hidden man command", c.args)
+		}
 	}
 }
