@@ -89,8 +89,13 @@ nothing changed; 3 mount ended with uploads still pending (the next mount resume
 		SilenceUsage:  true,
 		// An unknown command is one line, without suggestions below it.
 		DisableSuggestions: true,
+		// No "Auto generated" line with today's date in the man pages:
+		// docs/man must be the same on every run.
+		DisableAutoGenTag: true,
 	}
 	root.SetVersionTemplate("sealfs {{.Version}}\n")
+	// Now, not at the first run, so that the man page lists it.
+	root.InitDefaultVersionFlag()
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetHelpCommand(helpCommand())
 	// Help lists the commands in the order they are added: a store's life.
@@ -98,7 +103,7 @@ nothing changed; 3 mount ended with uploads still pending (the next mount resume
 	root.AddCommand(initCommand(), mountCommand(), lsCommand(), statusCommand(), syncCommand(),
 		remoteCommand(), recoverCommand(), catCommand(), encryptionCommand(), backupCommand(),
 		scheduleCommand(), pruneCommand(), versionsCommand(), undeleteCommand(), checkCommand(),
-		versionCommand())
+		versionCommand(), manCommand())
 	return root
 }
 

@@ -211,3 +211,40 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestManPagesFresh regenerates the man pages: docs/man must hold exactly
+// them (after a change to a command: rm docs/man/*.1 && go run ./cmd/sealfs man docs/man).
+func TestManPagesFresh(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI("man", dir); code != 0 {
+		t.Fatalf("sealfs man: exit %d: %s", code, stderr)
+	}
+	fresh, _ := filepath.Glob(filepath.Join(dir, "*.1"))
+	committed, _ := filepath.Glob(filepath.Join("..", "..", "docs", "man", "*.1"))
+	names := func(paths []string) (out []string) {
+		for _, p := range paths {
+			out = append(out, filepath.Base(p))
+		}
+		return out
+	}
+	if !slices.Equal(names(fresh), names(committed)) {
+		t.Fatalf("docs/man is stale: it holds %q, sealfs man writes %q", names(committed), names(fresh))
+	}
+	for _, p := range fresh {
+		want, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("..", "..", "docs", "man", filepath.Base(p)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("docs/man/%s is stale (%v): regenerate it with go run ./cmd/sealfs man docs/man", filepath.Base(p), err)
+		}
+	}
+	if len(fresh) < 20 || !slices.Contains(names(fresh), "sealfs-schedule-add.1") {
+		t.Errorf("sealfs man wrote %q", names(fresh))
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "sealfs-backup.1"))
+	if !bytes.Contains(page, []byte("NAME-<UTC time>.tar.gz")) {
+		t.Errorf("sealfs-backup.1 lost the <UTC time> of the archive names:\n%s", page)
+	}
+}
