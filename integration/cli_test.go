@@ -170,26 +170,97 @@ func TestDefaultLocations(t *testing.T) {
 	}
 }
 
-// TestHelpAndVersion checks `sealfs version` and `sealfs <cmd> --help`.
-func TestHelpAndVersion(t *testing.T) {
-	r := runSealfs(t, nil, "version")
-	if r.Code != 0 || strings.TrimSpace(r.Stdout) == "" {
-		t.Errorf("sealfs version: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+// TestCLIHelpAndVersion checks `sealfs version`, `sealfs --version`,
+// `sealfs CMD --help`, `sealfs help CMD` and a mistyped flag of each CMD.
+func TestCLIHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := runSealfs(t, nil, args...)
+		if r.Code != 0 || !strings.HasPrefix(r.Stdout, "sealfs ") || strings.Count(r.Stdout, "\n") != 1 || r.Stderr != "" {
+			t.Errorf("sealfs %s: exit %d, stdout %q, stderr %q; want 0 and sealfs VERSION", args[0], r.Code, r.Stdout, r.Stderr)
+		}
 	}
-	for _, cmd := range []string{"init", "mount", "ls", "status", "sync", "remote", "recover", "cat", "check",
-		"encryption", "backup", "prune", "versions", "undelete", "version"} {
+	for _, cmd := range []string{"init", "mount", "ls", "status", "sync", "remote", "remote set", "recover", "cat", "check",
+		"encryption", "backup", "schedule", "schedule add", "schedule list", "schedule remove", "schedule run",
+		"prune", "versions", "undelete", "version", "completion"} {
+		words := strings.Fields(cmd)
 		// A mistyped flag is one line on stderr and exit 2, not the usage.
-		if r := runSealfs(t, nil, cmd, "--no-such-flag"); r.Code != 2 || r.Stdout != "" || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0 {
-			t.Errorf("sealfs %s --no-such-flag: exit %d, stdout %q, stderr %q; want 2, nothing, one line", cmd, r.Code, r.Stdout, r.Stderr)
+		want := "sealfs " + cmd + ": unknown flag: --no-such-flag\n"
+		if r := runSealfs(t, nil, append(words, "--no-such-flag")...); r.Code != 2 || r.Stdout != "" || r.Stderr != want {
+			t.Errorf("sealfs %s --no-such-flag: exit %d, stdout %q, stderr %q; want 2, nothing, %q", cmd, r.Code, r.Stdout, r.Stderr, want)
 		}
-		r := runSealfs(t, nil, cmd, "--help")
-		out := r.Stdout + r.Stderr
-		if r.Code != 0 || !strings.Contains(out, cmd) {
-			t.Errorf("sealfs %s --help: exit %d, output %q; want exit 0 and a usage naming the command", cmd, r.Code, out)
+		r := runSealfs(t, nil, append(words, "--help")...)
+		if r.Code != 0 || r.Stderr != "" || !strings.Contains(r.Stdout, "sealfs "+cmd) || !strings.Contains(r.Stdout, "--help") {
+			t.Errorf("sealfs %s --help: exit %d, stderr %q, stdout %q; want exit 0 and a usage naming the command", cmd, r.Code, r.Stderr, r.Stdout)
 		}
-		if n := strings.Count(out, "Usage:"); n != 1 {
-			t.Errorf("sealfs %s --help prints its usage %d times:\n%s", cmd, n, out)
+		if n := strings.Count(r.Stdout, "Usage:"); n != 1 {
+			t.Errorf("sealfs %s --help prints its usage %d times:\n%s", cmd, n, r.Stdout)
 		}
+		if h := runSealfs(t, nil, append([]string{"help"}, words...)...); h.Code != 0 || h.Stdout != r.Stdout {
+			t.Errorf("sealfs help %s: exit %d, and not the help of sealfs %s --help:\n%s", cmd, h.Code, cmd, h.Stdout)
+		}
+	}
+	if r := runSealfs(t, nil); r.Code != 2 || !strings.Contains(r.Stdout, "Usage:") {
+		t.Errorf("sealfs alone: exit %d, stdout %q; want 2 and the usage", r.Code, r.Stdout)
+	}
+	if r := runSealfs(t, nil, "moutn"); r.Code != 2 || r.Stdout != "" || strings.Count(r.Stderr, "\n") != 1 {
+		t.Errorf("sealfs moutn: exit %d, stdout %q, stderr %q; want 2 and one line on stderr", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestCLICompletionBash sources `sealfs completion bash` into bash and
+// completes as a user's TAB would: commands, subcommands and flags.
+func TestCLICompletionBash(t *testing.T) {
+	requireTools(t, "bash")
+	// The script calls the program by the name typed, sealfs.
+	bin := t.TempDir()
+	if err := os.Symlink(sealfsBin, filepath.Join(bin, "sealfs")); err != nil {
+		t.Fatal(err)
+	}
+	// Without the bash-completion package the script wants its
+	// _get_comp_words_by_ref; a minimal one splits the line at spaces.
+	script := `source <(sealfs completion bash) || exit 1
+_get_comp_words_by_ref() { cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }
+COMP_LINE=$1 COMP_POINT=${#1}
+read -ra COMP_WORDS <<<"$COMP_LINE"
+[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=('')
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+__start_sealfs 2>/dev/null
+printf '%s\n' "${COMPREPLY[@]}"
+`
+	for _, c := range []struct {
+		line string
+		want []string
+	}{
+		{"sealfs ", []string{"init", "mount", "ls", "backup", "schedule", "completion", "help"}},
+		{"sealfs sch", []string{"schedule"}},
+		{"sealfs schedule ", []string{"add", "list", "remove", "run"}},
+		{"sealfs ls -", []string{"-r", "--recursive", "-h", "--human-readable", "--json", "--store", "--key-file", "--help"}},
+		{"sealfs mount --cache", []string{"--cache-max"}},
+		{"sealfs remote set --cred", []string{"--credentials-file"}},
+	} {
+		r := runTool(t, "env", "PATH="+bin+":"+os.Getenv("PATH"), "bash", "-c", script, "complete", c.line)
+		got := strings.Fields(r.Stdout)
+		for _, w := range c.want {
+			if r.Code != 0 || !slices.Contains(got, w) {
+				t.Errorf("bash completes %q to %q (exit %d, %s); want %s among them", c.line, got, r.Code, r.Stderr, w)
+			}
+		}
+	}
+}
+
+// TestCLIFlagsAfterPositionals: GNU flags go anywhere, and `--` ends them.
+func TestCLIFlagsAfterPositionals(t *testing.T) {
+	m := mountSealfs(t)
+	mustMkdir(t, filepath.Join(m.Dir, "d", "sub"), 0o755)
+	mustWriteFile(t, filepath.Join(m.Dir, "d", "sub", "f"), make([]byte, 3000), 0o644)
+	m.Unmount(t)
+	out := runSealfsOK(t, "ls", "/d", "--store", m.Store, "-rh", "--key-file", m.Key).Stdout
+	if !strings.Contains(out, "sub/f") || !strings.Contains(out, "2.9K") {
+		t.Errorf("ls /d --store S -rh --key-file K: want sub/f with 2.9K:\n%s", out)
+	}
+	r := runSealfs(t, nil, "cat", "--store", m.Store, "--key-file", m.Key, "--", "--json")
+	if r.Code != 2 || strings.Contains(r.Stderr, "flag") || !strings.Contains(r.Stderr, "--json") {
+		t.Errorf("cat -- --json: exit %d, stderr %q; want 2 and no such file /--json", r.Code, r.Stderr)
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // archiveTimeFormat names an archive by its UTC start time, to the
@@ -32,56 +33,63 @@ const archiveTimeFormat = "20060102T150405.000Z"
 // archivePerm: backups hold what the sources held, secrets included.
 const archivePerm = 0o600
 
-func runBackup(args []string, stdout, stderr io.Writer) error {
-	const usage = "[--store DIR] [--key-file FILE] [--name NAME] [--to DIR] [--plain] [--exclude PATTERN]... SRC..."
-	fl := newFlags("backup", usage, stdout)
+func backupCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backup [flags] SRC...",
+		Short: "write a tar.gz of directories into the filesystem (/backups/NAME/NAME-<time>.tar.gz)",
+		Long: `Write a tar.gz of the sources SRC... into the filesystem as DIR/NAME/NAME-<UTC time>.tar.gz
+(DIR is --to, default /backups; NAME is --name, default the first source's base name),
+mounted or not.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	var job backupJob
 	job.register(fl)
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	job.Sources = fl.Args()
-	if err := job.validate(); err != nil {
-		return err
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	if !store.Exists(loc.store) {
-		return badInput("store %s does not exist", loc.store)
-	}
-	skip, err := ownPaths(loc.store)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	prog := newProgress(stderr, "archiving", "archived")
-	warn := func(msg string) { fmt.Fprintf(stderr, "sealfs backup: warning: %s\n", quoteName(msg)) }
-	var sum backupSummary
-	err = daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		sum, err = job.make(ctx, skip, prog, warn, func(req writeRequest, body io.Reader) (writeResult, error) {
-			var res writeResult
-			return res, postWrite(ctx, c, req, body, &res)
-		})
-		return err
-	}, func(st *store.Store, _ *remote.Bucket) error {
-		fsys, err := openUnmounted(st, stderr)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		job.Sources = args
+		if err := job.validate(); err != nil {
+			return err
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		if !store.Exists(loc.store) {
+			return badInput("store %s does not exist", loc.store)
+		}
+		skip, err := ownPaths(loc.store)
 		if err != nil {
 			return err
 		}
-		if sum, err = job.make(ctx, skip, prog, warn, storeSink(ctx, st, fsys)); err != nil {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		prog := newProgress(stderr, "archiving", "archived")
+		warn := func(msg string) { fmt.Fprintf(stderr, "sealfs backup: warning: %s\n", quoteName(msg)) }
+		var sum backupSummary
+		err = daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+			sum, err = job.make(ctx, skip, prog, warn, func(req writeRequest, body io.Reader) (writeResult, error) {
+				var res writeResult
+				return res, postWrite(ctx, c, req, body, &res)
+			})
+			return err
+		}, func(st *store.Store, _ *remote.Bucket) error {
+			fsys, err := openUnmounted(st, stderr)
+			if err != nil {
+				return err
+			}
+			if sum, err = job.make(ctx, skip, prog, warn, storeSink(ctx, st, fsys)); err != nil {
+				return err
+			}
+			return fsys.SyncAll()
+		})
+		if err != nil {
 			return err
 		}
-		return fsys.SyncAll()
-	})
-	if err != nil {
-		return err
+		fmt.Fprintln(stdout, sum)
+		return nil
 	}
-	fmt.Fprintln(stdout, sum)
-	return nil
+	return cmd
 }
 
 // backupJob is what one backup archives and where it goes.
@@ -93,7 +101,7 @@ type backupJob struct {
 	Plain   bool // the archives' directory has encryption off
 }
 
-func (j *backupJob) register(fl *flag.FlagSet) {
+func (j *backupJob) register(fl *pflag.FlagSet) {
 	fl.StringVar(&j.Name, "name", "", "the backup's name: its archives are DIR/NAME/NAME-<UTC time>.tar.gz (default: the first source's base name)")
 	fl.StringVar(&j.To, "to", "/backups", "directory inside the filesystem that holds the backups")
 	fl.BoolVar(&j.Plain, "plain", false, "store the archives unencrypted (DIR/NAME gets encryption off), readable from the bucket by other tools")
@@ -252,6 +260,9 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// Type names the value in --help, as pflag names its own string lists.
+func (l *stringList) Type() string { return "strings" }
 
 // countingWriter counts the bytes through it.
 type countingWriter struct {

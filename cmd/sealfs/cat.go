@@ -16,32 +16,44 @@ import (
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/cache"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
 // catErrorTrailer carries a failure that happened after the daemon started
 // streaming: the client must not take a cut stream for the whole file.
 const catErrorTrailer = "Sealfs-Error"
 
-func runCat(args []string, stdout, stderr io.Writer) error {
-	const usage = "[--store DIR] [--key-file FILE] [--remote URL [--credentials-file F]] PATH"
-	fl := newFlags("cat", usage, stdout)
+func catCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cat [flags] PATH",
+		Short: "write one file's plaintext to stdout (from the mount, the store or a bucket alone)",
+		Long: `Write the plaintext of the file at PATH (as in the mount, /app/db.sql.gz) to stdout: from
+the mounted daemon, from the store, or with --remote from the bucket alone. Every byte
+written is authenticated; a damaged file is an error, not wrong bytes.`,
+	}
 	var loc location
-	loc.register(fl)
-	url := fl.String("remote", "", "read from this bucket alone (no store needed): its newest snapshot")
-	credsFile := fl.String("credentials-file", "", "bucket credentials for --remote")
-	if err := parseFlags(fl, args); err != nil {
-		return err
+	loc.register(cmd.Flags())
+	url := cmd.Flags().String("remote", "", "read from this bucket alone (no store needed): its newest snapshot")
+	credsFile := cmd.Flags().String("credentials-file", "", "bucket credentials for --remote")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return wrongArgs(cmd)
+		}
+		p := path.Clean("/" + args[0])
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		if *url != "" {
+			return catFromBucket(loc.keyFile, *url, *credsFile, p, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		}
+		return catFromStore(loc, p, cmd.OutOrStdout())
 	}
-	if fl.NArg() != 1 {
-		return badInput("usage: sealfs cat %s", usage)
-	}
-	p := path.Clean("/" + fl.Arg(0))
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	if *url != "" {
-		return catFromBucket(loc.keyFile, *url, *credsFile, p, stdout, stderr)
-	}
+	return cmd
+}
+
+// catFromStore writes the plaintext of the file at p to stdout, asking the
+// daemon when the store of loc is mounted.
+func catFromStore(loc location, p string, stdout io.Writer) error {
 	if !store.Exists(loc.store) {
 		return badInput("store %s does not exist (give --remote URL to read from a bucket alone)", loc.store)
 	}

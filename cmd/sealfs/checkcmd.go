@@ -16,11 +16,18 @@ import (
 	"github.com/sealfs/sealfs/check"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
-func runCheck(args []string, stdout, stderr io.Writer) error {
-	const usage = "[--store DIR] [--key-file FILE] [--remote] [--read-data | --read-data-subset N%] [--repair] [--json]"
-	fl := newFlags("check", usage, stdout)
+func checkCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check [flags]",
+		Short: "verify the store (and its bucket copy): exit 0 clean, 1 damage found",
+		Long: `Verify every record and version of the store (and with --remote every synced object, by
+listing), naming each damaged file by its path. --read-data authenticates every block.
+Exit 0 when clean, 1 when damage is found.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	withRemote := fl.Bool("remote", false, "check the bucket copy too: every synced version's object, by listing (no download unless --read-data)")
@@ -28,57 +35,58 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	subsetText := fl.String("read-data-subset", "", "like --read-data, for a random N% of the files")
 	repair := fl.Bool("repair", false, "remove ciphertext files no record names")
 	asJSON := fl.Bool("json", false, "print the report as JSON")
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() != 0 {
-		return badInput("usage: sealfs check %s", usage)
-	}
-	q := url.Values{}
-	subset := 1.0
-	if *subsetText != "" {
-		if *readData {
-			return badInput("give --read-data or --read-data-subset, not both")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout := cmd.OutOrStdout()
+		if len(args) != 0 {
+			return wrongArgs(cmd)
 		}
-		n, err := strconv.ParseFloat(strings.TrimSuffix(*subsetText, "%"), 64)
-		if err != nil || n <= 0 || n > 100 {
-			return badInput("--read-data-subset wants a percentage in (0, 100], like 10%%")
+		q := url.Values{}
+		subset := 1.0
+		if *subsetText != "" {
+			if *readData {
+				return badInput("give --read-data or --read-data-subset, not both")
+			}
+			n, err := strconv.ParseFloat(strings.TrimSuffix(*subsetText, "%"), 64)
+			if err != nil || n <= 0 || n > 100 {
+				return badInput("--read-data-subset wants a percentage in (0, 100], like 10%%")
+			}
+			subset, *readData = n/100, true
 		}
-		subset, *readData = n/100, true
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	if !store.Exists(loc.store) {
-		return badInput("store %s does not exist", loc.store)
-	}
-	q.Set("remote", strconv.FormatBool(*withRemote))
-	q.Set("read_data", strconv.FormatBool(*readData))
-	q.Set("subset", strconv.FormatFloat(subset, 'f', -1, 64))
-	q.Set("repair", strconv.FormatBool(*repair))
-	var rep *check.Report
-	var err error
-	if c := daemonClient(loc.store); c != nil {
-		rep, err = checkThroughDaemon(c, q)
-	} else {
-		rep, err = checkStore(loc, *withRemote, *readData, subset, *repair, stdout, *asJSON)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := loc.resolve(); err != nil {
 			return err
 		}
-	} else {
-		printCheck(stdout, rep, *withRemote)
+		if !store.Exists(loc.store) {
+			return badInput("store %s does not exist", loc.store)
+		}
+		q.Set("remote", strconv.FormatBool(*withRemote))
+		q.Set("read_data", strconv.FormatBool(*readData))
+		q.Set("subset", strconv.FormatFloat(subset, 'f', -1, 64))
+		q.Set("repair", strconv.FormatBool(*repair))
+		var rep *check.Report
+		var err error
+		if c := daemonClient(loc.store); c != nil {
+			rep, err = checkThroughDaemon(c, q)
+		} else {
+			rep, err = checkStore(loc, *withRemote, *readData, subset, *repair, stdout, *asJSON)
+		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(rep); err != nil {
+				return err
+			}
+		} else {
+			printCheck(stdout, rep, *withRemote)
+		}
+		if !rep.Clean() {
+			return errDamageFound
+		}
+		return nil
 	}
-	if !rep.Clean() {
-		return errDamageFound
-	}
-	return nil
+	return cmd
 }
 
 // errDamageFound makes check exit 1 once its report is printed.

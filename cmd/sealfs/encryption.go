@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -13,57 +12,65 @@ import (
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
-func runEncryption(args []string, stdout, stderr io.Writer) error {
-	const usage = "[--store DIR] [--key-file FILE] [on|off] DIR"
-	fl := newFlags("encryption", usage, stdout)
+func encryptionCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "encryption [flags] [on|off] DIR",
+		Short: "show or switch a directory's encryption: encryption [on|off] DIR",
+		Long: `Show, or switch on or off, the encryption of the directory DIR (also the xattr
+user.sealfs.encrypt). Files and directories made in it from then on follow it; the ones
+already in it keep what they were written with until written anew.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	var req encryptionRequest
-	switch fl.NArg() {
-	case 1:
-		req.Path = fl.Arg(0)
-	case 2:
-		on, err := sealfs.ParseToggle(fl.Arg(0))
-		if err != nil {
-			return badInput("usage: sealfs encryption %s (%v)", usage, err)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		var req encryptionRequest
+		switch len(args) {
+		case 1:
+			req.Path = args[0]
+		case 2:
+			on, err := sealfs.ParseToggle(args[0])
+			if err != nil {
+				return badInput("usage: %s (%v)", cmd.UseLine(), err)
+			}
+			req.Path, req.Set, req.On = args[1], true, on
+		default:
+			return wrongArgs(cmd)
 		}
-		req.Path, req.Set, req.On = fl.Arg(1), true, on
-	default:
-		return badInput("usage: sealfs encryption %s", usage)
+		req.Path = path.Clean("/" + req.Path)
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		var res encryptionResult
+		err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+			return daemonJSON(c, http.MethodPost, "/encryption?"+req.query().Encode(), &res)
+		}, func(st *store.Store, _ *remote.Bucket) (err error) {
+			res, err = encryption(st.Meta, req)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		state := "on"
+		if !res.On {
+			state = "off"
+		}
+		switch {
+		case !req.Set:
+			fmt.Fprintf(stdout, "%s: encryption %s\n", quoteName(req.Path), state)
+		case res.Existing > 0:
+			fmt.Fprintf(stdout, "%s: encryption %s for files and directories made in it from now on; the %d already in it keep what they were written with until written anew (rsync and tar write anew; an in-place overwrite does not)\n",
+				quoteName(req.Path), state, res.Existing)
+		default:
+			fmt.Fprintf(stdout, "%s: encryption %s for files and directories made in it\n", quoteName(req.Path), state)
+		}
+		return nil
 	}
-	req.Path = path.Clean("/" + req.Path)
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	var res encryptionResult
-	err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		return daemonJSON(c, http.MethodPost, "/encryption?"+req.query().Encode(), &res)
-	}, func(st *store.Store, _ *remote.Bucket) (err error) {
-		res, err = encryption(st.Meta, req)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	state := "on"
-	if !res.On {
-		state = "off"
-	}
-	switch {
-	case !req.Set:
-		fmt.Fprintf(stdout, "%s: encryption %s\n", quoteName(req.Path), state)
-	case res.Existing > 0:
-		fmt.Fprintf(stdout, "%s: encryption %s for files and directories made in it from now on; the %d already in it keep what they were written with until written anew (rsync and tar write anew; an in-place overwrite does not)\n",
-			quoteName(req.Path), state, res.Existing)
-	default:
-		fmt.Fprintf(stdout, "%s: encryption %s for files and directories made in it\n", quoteName(req.Path), state)
-	}
-	return nil
+	return cmd
 }
 
 // encryptionRequest shows (Set false) or sets a directory's toggle.

@@ -9,19 +9,30 @@ import (
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
-func runInit(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("init", "[--store DIR] [--key-file FILE] [--remote URL]", stdout)
+func initCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "init [flags]",
+		Short: "create a new store and master key",
+		Long:  "Create a new store and a new master key; refuse to overwrite either.",
+	}
 	var loc location
-	loc.register(fs)
-	remoteURL := fs.String("remote", "", "bucket URL to upload to (see sealfs remote set)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	loc.register(cmd.Flags())
+	remoteURL := cmd.Flags().String("remote", "", "bucket URL to upload to (see sealfs remote set)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 0 {
+			return badInput("unexpected argument %q", args[0])
+		}
+		return initWithRemote(loc, *remoteURL, cmd.ErrOrStderr())
 	}
-	if fs.NArg() != 0 {
-		return badInput("unexpected argument %q", fs.Arg(0))
-	}
+	return cmd
+}
+
+// initWithRemote creates the store of loc, checking first that the bucket
+// at remoteURL (if any) answers, and sets it as the store's remote.
+func initWithRemote(loc location, remoteURL string, stderr io.Writer) error {
 	if err := loc.resolve(); err != nil {
 		return err
 	}
@@ -31,13 +42,13 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Lstat(loc.keyFile); err == nil {
 		return badInput("key file %s already exists; refusing to overwrite it", loc.keyFile)
 	}
-	if *remoteURL != "" {
-		if _, _, err := remote.ParseURL(*remoteURL); err != nil {
+	if remoteURL != "" {
+		if _, _, err := remote.ParseURL(remoteURL); err != nil {
 			return usageError{err}
 		}
 		// As remote set does: a bucket that does not answer is found
 		// now, before anything is created, not at the first mount.
-		b, err := openBucketWith(nil, *remoteURL, *remoteURL, nil)
+		b, err := openBucketWith(nil, remoteURL, remoteURL, nil)
 		if err != nil {
 			return fmt.Errorf("%w; nothing was created", err)
 		}
@@ -46,14 +57,14 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	if err := initStore(loc, stderr); err != nil {
 		return err
 	}
-	if *remoteURL == "" {
+	if remoteURL == "" {
 		return nil
 	}
 	key, err := crypto.LoadKeyFile(loc.keyFile)
 	if err != nil {
 		return err
 	}
-	_, err = store.SetRemote(loc.store, key, *remoteURL, nil)
+	_, err = store.SetRemote(loc.store, key, remoteURL, nil)
 	return err
 }
 

@@ -14,42 +14,53 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
-func runLs(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("ls", "[--store DIR] [--key-file FILE] [--json] [-r] [-h] [PATH]", stdout)
+func lsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ls [flags] [PATH]",
+		Short: "list files with size, encryption, sync state and modification time",
+		Long: `List NAME TYPE SIZE ENCRYPTED SYNC MODIFIED of the files under PATH (default /): a path
+inside the filesystem, or a host path under its mountpoint. While the store is mounted ls
+asks the daemon; else it opens the store read-only.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	asJSON := fl.Bool("json", false, "print JSON instead of a table")
-	recursive := fl.Bool("r", false, "list subdirectories recursively (paths relative to PATH)")
-	human := fl.Bool("h", false, "sizes in K, M, G (powers of 1024)")
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() > 1 {
-		return badInput("want at most one PATH, got %d", fl.NArg())
-	}
-	p := "/"
-	if fl.NArg() == 1 {
-		p = fl.Arg(0)
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	p = inFilesystem(loc.store, p)
-	rows, err := fetchListing(loc, p, *recursive)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if rows == nil {
-			rows = []listEntry{}
+	recursive := fl.BoolP("recursive", "r", false, "list subdirectories recursively (paths relative to PATH)")
+	// -h is ls -h, as in ls(1); help is --help alone. Cobra would give its
+	// help flag -h too (and panic on the clash), so ls defines it itself.
+	human := fl.BoolP("human-readable", "h", false, "sizes in K, M, G (powers of 1024)")
+	fl.Bool("help", false, "help for ls")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 1 {
+			return badInput("want at most one PATH, got %d", len(args))
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		p := "/"
+		if len(args) == 1 {
+			p = args[0]
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		p = inFilesystem(loc.store, p)
+		rows, err := fetchListing(loc, p, *recursive)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if rows == nil {
+				rows = []listEntry{}
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(rows)
+		}
+		return printTable(cmd.OutOrStdout(), rows, p, *recursive, *human)
 	}
-	return printTable(stdout, rows, p, *recursive, *human)
+	return cmd
 }
 
 // inFilesystem turns a path that, taken on the host, lies under the

@@ -3,11 +3,12 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"sync"
+	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -33,127 +34,147 @@ func badInput(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
-type command struct {
-	name, summary string
-	run           func(args []string, stdout, stderr io.Writer) error
-}
-
-var commands = []command{
-	{"init", "create a new store and master key", runInit},
-	{"mount", "mount a store (foreground, until unmounted or signalled)", runMount},
-	{"ls", "list files with size, encryption, sync state and modification time", runLs},
-	{"status", "show the upload queue, the remote and the lease", runStatus},
-	{"sync", "wait until what was written is in the bucket (--wait)", runSync},
-	{"remote", "set the bucket URL and credentials (remote set URL)", runRemote},
-	{"recover", "rebuild a store from its bucket and the key, on a new machine", runRecover},
-	{"cat", "write one file's plaintext to stdout (from the mount, the store or a bucket alone)", runCat},
-	{"encryption", "show or switch a directory's encryption: encryption [on|off] DIR", runEncryption},
-	{"backup", "write a tar.gz of directories into the filesystem (/backups/NAME/NAME-<time>.tar.gz)", runBackup},
-	{"schedule", "add, list, remove or run scheduled backups (run by the mounted daemon)", runSchedule},
-	{"prune", "apply a backup's retention rules (--dry-run: say which rule keeps each archive)", runPrune},
-	{"versions", "list the kept versions of a file: current, replaced and deleted", runVersions},
-	{"undelete", "bring back a deleted file or an earlier version of one", runUndelete},
-	{"web", "serve the backups page and /metrics of the mounted store (web [ADDR])", runWeb},
-	{"check", "verify the store (and its bucket copy): exit 0 clean, 1 damage found", runCheck},
-	{"version", "print the version", runVersion},
-}
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command line args and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		printUsage(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
+	root := rootCommand()
+	// Never nil: given nil, cobra reads os.Args.
+	root.SetArgs(append([]string{}, args...))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteC()
+	if err == nil && len(args) == 0 {
+		return exitUsage // the usage is printed, but a command was wanted
+	}
+	return report(cmd, err, stderr)
+}
+
+// report prints err as one line, "sealfs CMD: message", and returns the
+// exit status it stands for.
+func report(cmd *cobra.Command, err error, stderr io.Writer) int {
+	if err == nil {
 		return exitOK
 	}
-	for _, c := range commands {
-		if c.name != args[0] {
-			continue
-		}
-		err := c.run(args[1:], stdout, stderr)
-		switch {
-		case err == nil, errors.Is(err, flag.ErrHelp):
-			return exitOK
-		case errors.As(err, new(usageError)):
-			fmt.Fprintf(stderr, "sealfs %s: %v\n", c.name, err)
-			return exitUsage
-		case errors.Is(err, errPending):
-			fmt.Fprintf(stderr, "sealfs %s: %v\n", c.name, err)
-			return exitPending
-		default:
-			fmt.Fprintf(stderr, "sealfs %s: %v\n", c.name, err)
-			return exitFailure
+	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	switch {
+	// The root runs nothing itself: its only errors are cobra's for an
+	// unknown command.
+	case errors.As(err, new(usageError)), !cmd.HasParent():
+		return exitUsage
+	case errors.Is(err, errPending):
+		return exitPending
+	}
+	return exitFailure
+}
+
+// rootCommand is the whole command tree; cobra adds help and completion.
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sealfs COMMAND [flags] [args]",
+		Short: "an encrypted backup filesystem",
+		Long: `sealfs is an encrypted backup filesystem: mount it and copy backups into it with the usual
+tools; what it keeps on disk and in its bucket is ciphertext (but for the directories whose
+encryption is switched off).
+
+The store and the key file are found by --store and --key-file, else $SEALFS_STORE and
+$SEALFS_KEY_FILE, else $XDG_DATA_HOME/sealfs and $XDG_CONFIG_HOME/sealfs/master.key.
+
+Exit status: 0 success; 1 a failure while working (and check found damage); 2 bad input,
+nothing changed; 3 mount ended with uploads still pending (the next mount resumes them).`,
+		Version:       version,
+		SilenceErrors: true, // run prints them, in one line
+		SilenceUsage:  true,
+		// An unknown command is one line, without suggestions below it.
+		DisableSuggestions: true,
+		// No "Auto generated" line with today's date in the man pages:
+		// docs/man must be the same on every run.
+		DisableAutoGenTag: true,
+	}
+	root.SetVersionTemplate("sealfs {{.Version}}\n")
+	// Now, not at the first run, so that the man page lists it.
+	root.InitDefaultVersionFlag()
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetHelpCommand(helpCommand())
+	// Help lists the commands in the order they are added: a store's life.
+	cobra.EnableCommandSorting = false
+	root.AddCommand(initCommand(), mountCommand(), lsCommand(), statusCommand(), syncCommand(),
+		remoteCommand(), recoverCommand(), catCommand(), encryptionCommand(), backupCommand(),
+		scheduleCommand(), pruneCommand(), versionsCommand(), undeleteCommand(), webCommand(), checkCommand(),
+		versionCommand(), manCommand())
+	return root
+}
+
+// wrongArgs is the error for positional arguments that do not fit cmd.
+func wrongArgs(cmd *cobra.Command) error {
+	return badInput("usage: %s", cmd.UseLine())
+}
+
+// groupRun is the RunE of a command that only holds subcommands: without
+// one, or with an unknown one, it is bad input.
+func groupRun(cmd *cobra.Command, args []string) error {
+	names := subcommandNames(cmd, "")
+	want := strings.Join(names, ", ")
+	if n := len(names); n > 1 {
+		want = strings.Join(names[:n-1], ", ") + " or " + names[n-1]
+	}
+	if len(args) == 0 {
+		return badInput("want a command: %s (see %s --help)", want, cmd.CommandPath())
+	}
+	return badInput("unknown command %q: want %s", args[0], want)
+}
+
+// subcommandNames lists the names of the subcommands of cmd that a user
+// may call and that start with prefix.
+func subcommandNames(cmd *cobra.Command, prefix string) []string {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() && strings.HasPrefix(c.Name(), prefix) {
+			names = append(names, c.Name())
 		}
 	}
-	fmt.Fprintf(stderr, "sealfs: unknown command %q (see sealfs --help)\n", args[0])
-	return exitUsage
+	return names
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "sealfs: an encrypted backup filesystem\n\nUsage: sealfs COMMAND [flags] [args]\n\nCommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'sealfs COMMAND --help' for the flags of a command.")
-}
-
-// newFlags makes a flag set whose errors come back as usage errors (one
-// line on stderr, from run) and whose --help prints the usage to stdout.
-func newFlags(name, usage string, stdout io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	// The flag package calls Usage on any error; only --help prints it
-	// (parseFlags), so a mistyped flag is one line, not a page.
-	fs.Usage = func() {}
-	usages.Store(fs, func() {
-		fs.SetOutput(stdout)
-		fmt.Fprintf(stdout, "Usage: sealfs %s %s\n\nFlags:\n", name, usage)
-		fs.PrintDefaults()
-	})
-	return fs
-}
-
-// usages holds each flag set's --help printer.
-var usages sync.Map // *flag.FlagSet -> func()
-
-// parseFlags parses args, with flags before or after the positional
-// arguments (sealfs mount MNT --allow-other works); fs.Args() returns the
-// positional ones. Bad flags become usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	var positional []string
-	for {
-		err := fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			if print, ok := usages.Load(fs); ok {
-				print.(func())()
+// helpCommand is cobra's help command, except that help for a command
+// that does not exist is bad input (exit 2), not the usage and exit 0.
+func helpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [COMMAND]...",
+		Short: "print the help of a command",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, rest, err := cmd.Root().Find(args)
+			if err != nil {
+				return usageError{err}
 			}
-			return err
-		}
-		if err != nil {
-			return usageError{err}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			positional = append(positional, args[1:]...)
-			break
-		}
-		positional, args = append(positional, args[0]), args[1:]
+			if len(rest) > 0 {
+				return badInput("unknown command %q for %q", rest[0], c.CommandPath())
+			}
+			c.InitDefaultHelpFlag() // as running c would: --help is in its help
+			return c.Help()
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+			c, _, err := cmd.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return subcommandNames(c, prefix), cobra.ShellCompDirectiveNoFileComp
+		},
 	}
-	return fs.Parse(append([]string{"--"}, positional...))
 }
 
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", "", stdout)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return badInput("unexpected argument %q", args[0])
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sealfs %s\n", version)
+			return nil
+		},
 	}
-	fmt.Fprintf(stdout, "sealfs %s\n", version)
-	return nil
 }

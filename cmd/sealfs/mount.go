@@ -21,13 +21,24 @@ import (
 	"github.com/sealfs/sealfs/remote/cache"
 	"github.com/sealfs/sealfs/schedule"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
 // groupCommitInterval bounds how long closed files wait to reach the disk.
 const groupCommitInterval = time.Second
 
-func runMount(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("mount", "[--store DIR] [--key-file FILE] [--allow-other] [--no-init] MOUNTPOINT\n       sealfs mount --read-only --remote URL [--key-file FILE] [--credentials-file F] MOUNTPOINT", stdout)
+func mountCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "mount [flags] MOUNTPOINT",
+		Short: "mount a store (foreground, until unmounted or signalled)",
+		Long: `Mount the store at MOUNTPOINT, in the foreground until SIGINT, SIGTERM or umount; a missing
+store is created first (unless --no-init). With a remote, closed files are uploaded in the
+background and unmount waits up to --drain-timeout for them (exit 3 if some are left).
+
+sealfs mount --read-only --remote URL [--key-file FILE] [--credentials-file F] MOUNTPOINT
+browses and reads the bucket's newest snapshot, with no store of its own and no lease.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	var mo mountOpts
@@ -41,22 +52,39 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	fl.BoolVar(&mo.noNotice, "quiet", false, "do not print the web URL on stderr (it is still in the log)")
 	fl.StringVar(&mo.logFormat, "log-format", "text", "the daemon's log lines on stderr: text (key=value) or json (one object per line)")
 	mo.web.register(fl)
-	if err := parseFlags(fl, args); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		req := mountRequest{loc: loc, mo: mo, so: so, noInit: *noInit, readOnly: *readOnly, credsFile: *credsFile}
+		return req.mount(args, cmd.ErrOrStderr())
 	}
+	return cmd
+}
+
+// mountRequest is what the mount flags asked for.
+type mountRequest struct {
+	loc              location
+	mo               mountOpts
+	so               syncOptions
+	noInit, readOnly bool
+	credsFile        string
+}
+
+// mount checks the request and the MOUNTPOINT in args, then serves the
+// store (or, read-only, the bucket) until it is unmounted.
+func (r mountRequest) mount(args []string, stderr io.Writer) error {
+	loc, mo, so := r.loc, r.mo, r.so
 	if err := mo.web.validate(); err != nil {
 		return err
 	}
 	if mo.logFormat != "text" && mo.logFormat != "json" {
 		return badInput("--log-format %q: want text or json", mo.logFormat)
 	}
-	if fl.NArg() != 1 {
-		return badInput("want exactly one MOUNTPOINT, got %d arguments", fl.NArg())
+	if len(args) != 1 {
+		return badInput("want exactly one MOUNTPOINT, got %d arguments", len(args))
 	}
 	if err := loc.resolve(); err != nil {
 		return err
 	}
-	mnt, err := checkMountpoint(fl.Arg(0))
+	mnt, err := checkMountpoint(args[0])
 	if err != nil {
 		return err
 	}
@@ -68,20 +96,20 @@ func runMount(args []string, stdout, stderr io.Writer) error {
 	if err := so.validate(); err != nil {
 		return err
 	}
-	if *readOnly {
+	if r.readOnly {
 		if so.remote == "" {
 			return badInput("--read-only mounts a bucket: give --remote URL")
 		}
-		return serveBucketView(loc.keyFile, so, *credsFile, mnt, mo, stderr)
+		return serveBucketView(loc.keyFile, so, r.credsFile, mnt, mo, stderr)
 	}
-	if *credsFile != "" {
+	if r.credsFile != "" {
 		return badInput("--credentials-file is for --read-only; a store keeps its credentials (sealfs remote set)")
 	}
 	if err := checkApart(mnt, loc.store); err != nil {
 		return err
 	}
 	if !store.Exists(loc.store) {
-		if *noInit {
+		if r.noInit {
 			return badInput("store %s does not exist (run sealfs init, or mount without --no-init)", loc.store)
 		}
 		if err := initStore(loc, stderr); err != nil {

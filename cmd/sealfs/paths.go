@@ -2,12 +2,12 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/pflag"
 )
 
 // location is where a command finds its store and key file: flags win over
@@ -16,7 +16,7 @@ type location struct {
 	store, keyFile string
 }
 
-func (l *location) register(fs *flag.FlagSet) {
+func (l *location) register(fs *pflag.FlagSet) {
 	fs.StringVar(&l.store, "store", "", "store directory (default $SEALFS_STORE, else $XDG_DATA_HOME/sealfs)")
 	fs.StringVar(&l.keyFile, "key-file", "", "master key file (default $SEALFS_KEY_FILE, else $XDG_CONFIG_HOME/sealfs/master.key)")
 }

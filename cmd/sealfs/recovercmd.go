@@ -13,60 +13,68 @@ import (
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/recovery"
+	"github.com/spf13/cobra"
 )
 
 // recoverMemoryLimit is the soft limit of recover's Go heap.
 const recoverMemoryLimit = 128 << 20
 
-func runRecover(args []string, stdout, stderr io.Writer) error {
-	const usage = "--remote URL [--store DIR] [--key-file FILE] [--credentials-file F] [--snapshot ID] [--download]"
-	fl := newFlags("recover", usage, stdout)
+func recoverCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "recover --remote URL [flags]",
+		Short: "rebuild a store from its bucket and the key, on a new machine",
+		Long: `Rebuild a store on a new machine from the bucket it synced to and the master key: the
+newest snapshot (or --snapshot ID), with the files read from the bucket on first read (or
+all of them now, verified, with --download).`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	url := fl.String("remote", "", "the bucket URL the lost store synced to (required)")
 	credsFile := fl.String("credentials-file", "", "bucket credentials; kept sealed in the new store")
 	snap := fl.String("snapshot", "", "restore this snapshot (by ID) instead of the newest")
 	dl := fl.Bool("download", false, "download and verify every file now (default: on first read)")
-	if err := parseFlags(fl, args); err != nil {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 0 || *url == "" {
+			return wrongArgs(cmd)
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		stdout := cmd.OutOrStdout()
+		key, err := crypto.LoadKeyFile(loc.keyFile)
+		if err != nil {
+			return usageError{err}
+		}
+		sealed, err := sealCredentialsFile(key, *url, *credsFile)
+		if err != nil {
+			return err
+		}
+		b, err := openBucketWith(key, *url, *url, sealed)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		opts := recovery.Options{Bucket: b, Key: key, Store: loc.store, Sealed: sealed, Snapshot: *snap, Download: *dl}
+		if *dl {
+			opts.Progress = newProgress(stdout, "downloading", "downloaded")
+		}
+		// A recovery of any size should fit beside other work: the Go heap is
+		// kept near what is live (about 70 MiB for a tree of 11,000 files)
+		// instead of growing to twice that between collections.
+		debug.SetMemoryLimit(recoverMemoryLimit)
+		rep, err := recovery.Recover(ctx, opts)
+		if errors.Is(err, recovery.ErrBadInput) {
+			return usageError{err}
+		}
+		if rep != nil {
+			printReport(stdout, loc.store, rep)
+		}
 		return err
 	}
-	if fl.NArg() != 0 || *url == "" {
-		return badInput("usage: sealfs recover %s", usage)
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	key, err := crypto.LoadKeyFile(loc.keyFile)
-	if err != nil {
-		return usageError{err}
-	}
-	sealed, err := sealCredentialsFile(key, *url, *credsFile)
-	if err != nil {
-		return err
-	}
-	b, err := openBucketWith(key, *url, *url, sealed)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts := recovery.Options{Bucket: b, Key: key, Store: loc.store, Sealed: sealed, Snapshot: *snap, Download: *dl}
-	if *dl {
-		opts.Progress = newProgress(stdout, "downloading", "downloaded")
-	}
-	// A recovery of any size should fit beside other work: the Go heap is
-	// kept near what is live (about 70 MiB for a tree of 11,000 files)
-	// instead of growing to twice that between collections.
-	debug.SetMemoryLimit(recoverMemoryLimit)
-	rep, err := recovery.Recover(ctx, opts)
-	if errors.Is(err, recovery.ErrBadInput) {
-		return usageError{err}
-	}
-	if rep != nil {
-		printReport(stdout, loc.store, rep)
-	}
-	return err
+	return cmd
 }
 
 func printReport(w io.Writer, dir string, rep *recovery.Report) {

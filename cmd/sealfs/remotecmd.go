@@ -8,29 +8,41 @@ import (
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
-func runRemote(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("remote", "set URL [--credentials-file FILE] [--store DIR] [--key-file FILE]", stdout)
+func remoteCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                   "remote COMMAND",
+		Short:                 "set the bucket URL and credentials (remote set URL)",
+		DisableFlagsInUseLine: true,
+		RunE:                  groupRun,
+	}
+	cmd.AddCommand(remoteSetCommand())
+	return cmd
+}
+
+func remoteSetCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "set [flags] URL",
+		Short: "set the bucket URL and credentials, used from the next mount",
+		Long: `Set the store's bucket, gs://B/P, s3://B/P?endpoint=&region=, azblob://C/P or file:///DIR,
+used from the next mount. The bucket must answer before anything is saved; credentials are
+stored sealed.`,
+	}
 	var loc location
-	loc.register(fl)
-	credsFile := fl.String("credentials-file", "", "bucket credentials (GCS service account JSON, AWS shared credentials, Azure connection string); stored sealed")
-	if len(args) == 0 || args[0] != "set" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return parseFlags(fl, args)
+	loc.register(cmd.Flags())
+	credsFile := cmd.Flags().String("credentials-file", "", "bucket credentials (GCS service account JSON, AWS shared credentials, Azure connection string); stored sealed")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return wrongArgs(cmd)
 		}
-		return badInput("usage: sealfs remote set URL [--credentials-file FILE]")
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		return setRemote(loc, args[0], *credsFile, cmd.ErrOrStderr())
 	}
-	if err := parseFlags(fl, args[1:]); err != nil {
-		return err
-	}
-	if fl.NArg() != 1 {
-		return badInput("usage: sealfs remote set URL [--credentials-file FILE]")
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	return setRemote(loc, fl.Arg(0), *credsFile, stderr)
+	return cmd
 }
 
 // setRemote checks everything (URL, key, credentials, that the bucket

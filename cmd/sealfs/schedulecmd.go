@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,32 +21,26 @@ import (
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/schedule"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-func runSchedule(args []string, stdout, stderr io.Writer) error {
-	const usage = "add NAME --cron LINE [--to DIR] [--plain] [--exclude P]... [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-within D] SRC... | list [--json] | remove NAME | run NAME"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintf(stdout, "Usage: sealfs schedule %s\n\nEach takes --store DIR and --key-file FILE. A schedule runs while the store is mounted; a run missed while it was not runs once at the next mount.\n", usage)
-		if len(args) == 0 {
-			return badInput("usage: sealfs schedule %s", usage)
-		}
-		return nil
+func scheduleCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "schedule COMMAND",
+		Short: "add, list, remove or run scheduled backups (run by the mounted daemon)",
+		Long: `Add, list, remove or run scheduled backups. Each subcommand takes --store DIR and
+--key-file FILE. A schedule runs while the store is mounted; a run missed while it was not
+runs once at the next mount.`,
+		DisableFlagsInUseLine: true,
+		RunE:                  groupRun,
 	}
-	switch args[0] {
-	case "add":
-		return scheduleAdd(args[1:], stdout, stderr)
-	case "list":
-		return scheduleList(args[1:], stdout, stderr)
-	case "remove":
-		return scheduleRemove(args[1:], stdout, stderr)
-	case "run":
-		return scheduleRun(args[1:], stdout, stderr)
-	}
-	return badInput("unknown schedule command %q: want add, list, remove or run", args[0])
+	cmd.AddCommand(scheduleAddCommand(), scheduleListCommand(), scheduleRemoveCommand(), scheduleRunCommand())
+	return cmd
 }
 
 // registerPolicy adds the --keep-* flags.
-func registerPolicy(fl *flag.FlagSet, p *backup.Policy) {
+func registerPolicy(fl *pflag.FlagSet, p *backup.Policy) {
 	fl.IntVar(&p.Last, "keep-last", 0, "keep the N newest archives")
 	fl.IntVar(&p.Hourly, "keep-hourly", 0, "keep the newest archive of each of the N newest hours that have one")
 	fl.IntVar(&p.Daily, "keep-daily", 0, "... of each of the N newest days")
@@ -64,8 +56,14 @@ func checkPolicy(p backup.Policy) error {
 	return nil
 }
 
-func scheduleAdd(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("schedule add", "NAME --cron LINE [flags] SRC...", stdout)
+func scheduleAddCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "add NAME --cron LINE [flags] SRC...",
+		Short: "add a scheduled backup of SRC... named NAME, run at the times of --cron",
+		Long: `Add a scheduled backup NAME of the sources SRC..., run by the mounted daemon at the times
+of --cron, with its retention rules (--keep-*) applied after each run.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	var job backupJob
@@ -73,172 +71,188 @@ func scheduleAdd(args []string, stdout, stderr io.Writer) error {
 	cronLine := fl.String("cron", "", `when to run: five cron fields ("0 3 * * *": 03:00 every day), six with seconds first, or @daily, @hourly, @every 6h`)
 	var keep backup.Policy
 	registerPolicy(fl, &keep)
-	if err := parseFlags(fl, args); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if len(args) < 2 {
+			return wrongArgs(cmd)
+		}
+		if job.Name != "" {
+			return badInput("the schedule's NAME names its backups: no --name")
+		}
+		job.Name, job.Sources = args[0], args[1:]
+		if err := job.validate(); err != nil {
+			return err
+		}
+		if *cronLine == "" {
+			return badInput("give --cron")
+		}
+		if _, err := schedule.Parse(*cronLine); err != nil {
+			return usageError{err}
+		}
+		if err := checkPolicy(keep); err != nil {
+			return err
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		s := schedule.Schedule{
+			Name: job.Name, Cron: *cronLine, Sources: job.Sources, Exclude: job.Exclude,
+			To: job.To, Plain: job.Plain, Keep: keep, Created: time.Now().UTC(),
+		}
+		err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+			return daemonPostJSON(c, "/schedules", s, nil)
+		}, func(st *store.Store, _ *remote.Bucket) error {
+			return schedule.Put(st.Meta, s)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "schedule %s: %s, next run %s, backups in %s, %s\n", quoteName(s.Name), s.Cron,
+			s.Next(time.Now()).Local().Format(time.DateTime), quoteName(job.dir()), keep)
+		return nil
 	}
-	if fl.NArg() < 2 {
-		return badInput("usage: sealfs schedule add NAME --cron LINE [flags] SRC...")
-	}
-	if job.Name != "" {
-		return badInput("the schedule's NAME names its backups: no --name")
-	}
-	job.Name, job.Sources = fl.Arg(0), fl.Args()[1:]
-	if err := job.validate(); err != nil {
-		return err
-	}
-	if *cronLine == "" {
-		return badInput("give --cron")
-	}
-	if _, err := schedule.Parse(*cronLine); err != nil {
-		return usageError{err}
-	}
-	if err := checkPolicy(keep); err != nil {
-		return err
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	s := schedule.Schedule{
-		Name: job.Name, Cron: *cronLine, Sources: job.Sources, Exclude: job.Exclude,
-		To: job.To, Plain: job.Plain, Keep: keep, Created: time.Now().UTC(),
-	}
-	err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		return daemonPostJSON(c, "/schedules", s, nil)
-	}, func(st *store.Store, _ *remote.Bucket) error {
-		return schedule.Put(st.Meta, s)
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "schedule %s: %s, next run %s, backups in %s, %s\n", quoteName(s.Name), s.Cron,
-		s.Next(time.Now()).Local().Format(time.DateTime), quoteName(job.dir()), keep)
-	return nil
+	return cmd
 }
 
-func scheduleList(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("schedule list", "[--json]", stdout)
+func scheduleListCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list [flags]",
+		Short: "list the schedules: next and last run, result, encryption, retention",
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	asJSON := fl.Bool("json", false, "print JSON")
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	var list []schedule.Schedule
-	err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		return daemonJSON(c, http.MethodGet, "/schedules", &list)
-	}, func(st *store.Store, _ *remote.Bucket) (err error) {
-		list, err = schedule.List(st.Meta)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if list == nil {
-			list = []schedule.Schedule{}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if err := loc.resolve(); err != nil {
+			return err
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCRON\tNEXT\tLAST RUN\tRESULT\tENCRYPTED\tKEEP")
-	for _, s := range list {
-		last, result := "-", "-"
-		if !s.Last.Start.IsZero() {
-			last = s.Last.Start.Local().Format(time.DateTime)
-			result = "failed: " + s.Last.Summary
-			if s.Last.OK {
-				result = fmt.Sprintf("ok, %d pruned", s.Last.Pruned)
+		var list []schedule.Schedule
+		err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+			return daemonJSON(c, http.MethodGet, "/schedules", &list)
+		}, func(st *store.Store, _ *remote.Bucket) (err error) {
+			list, err = schedule.List(st.Meta)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if list == nil {
+				list = []schedule.Schedule{}
 			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(list)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", quoteName(s.Name), s.Cron,
-			s.Next(time.Now()).Local().Format(time.DateTime), last, result, !s.Plain, s.Keep)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCRON\tNEXT\tLAST RUN\tRESULT\tENCRYPTED\tKEEP")
+		for _, s := range list {
+			last, result := "-", "-"
+			if !s.Last.Start.IsZero() {
+				last = s.Last.Start.Local().Format(time.DateTime)
+				result = "failed: " + s.Last.Summary
+				if s.Last.OK {
+					result = fmt.Sprintf("ok, %d pruned", s.Last.Pruned)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", quoteName(s.Name), s.Cron,
+				s.Next(time.Now()).Local().Format(time.DateTime), last, result, !s.Plain, s.Keep)
+		}
+		return tw.Flush()
 	}
-	return tw.Flush()
+	return cmd
 }
 
-func scheduleRemove(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("schedule remove", "NAME", stdout)
+func scheduleRemoveCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remove [flags] NAME",
+		Short: "remove a schedule; its backups stay",
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
-	if err := parseFlags(fl, args); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if len(args) != 1 {
+			return wrongArgs(cmd)
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		name := args[0]
+		err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+			return daemonJSON(c, http.MethodPost, "/schedules/remove?"+url.Values{"name": {name}}.Encode(), nil)
+		}, func(st *store.Store, _ *remote.Bucket) error {
+			return scheduleErr(schedule.Remove(st.Meta, name))
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "schedule %s removed; its backups stay\n", quoteName(name))
+		return nil
 	}
-	if fl.NArg() != 1 {
-		return badInput("usage: sealfs schedule remove NAME")
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	name := fl.Arg(0)
-	err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		return daemonJSON(c, http.MethodPost, "/schedules/remove?"+url.Values{"name": {name}}.Encode(), nil)
-	}, func(st *store.Store, _ *remote.Bucket) error {
-		return scheduleErr(schedule.Remove(st.Meta, name))
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "schedule %s removed; its backups stay\n", quoteName(name))
-	return nil
+	return cmd
 }
 
-func scheduleRun(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("schedule run", "NAME", stdout)
+func scheduleRunCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run [flags] NAME",
+		Short: "run a schedule now, retention included; wait and print the summary",
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() != 1 {
-		return badInput("usage: sealfs schedule run NAME")
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	name := fl.Arg(0)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	var o schedule.Outcome
-	err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://sealfs/schedules/run?"+url.Values{"name": {name}}.Encode(), nil)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if len(args) != 1 {
+			return wrongArgs(cmd)
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		name := args[0]
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		var o schedule.Outcome
+		err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://sealfs/schedules/run?"+url.Values{"name": {name}}.Encode(), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				return fmt.Errorf("ask the mounted daemon: %w", err)
+			}
+			return daemonReply(resp, &o)
+		}, func(st *store.Store, _ *remote.Bucket) error {
+			fsys, err := openUnmounted(st, stderr)
+			if err != nil {
+				return err
+			}
+			skip, err := ownPaths(st.Dir)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			r := schedule.NewRunner(st.Meta, scheduledRun(st, fsys, skip, log), log)
+			if o, err = r.RunNow(ctx, name, "manual"); err != nil {
+				return scheduleErr(err)
+			}
+			return fsys.SyncAll()
+		})
 		if err != nil {
 			return err
 		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return fmt.Errorf("ask the mounted daemon: %w", err)
+		if !o.OK {
+			return fmt.Errorf("schedule %s: %s", quoteName(name), o.Summary)
 		}
-		return daemonReply(resp, &o)
-	}, func(st *store.Store, _ *remote.Bucket) error {
-		fsys, err := openUnmounted(st, stderr)
-		if err != nil {
-			return err
-		}
-		skip, err := ownPaths(st.Dir)
-		if err != nil {
-			return err
-		}
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		r := schedule.NewRunner(st.Meta, scheduledRun(st, fsys, skip, log), log)
-		if o, err = r.RunNow(ctx, name, "manual"); err != nil {
-			return scheduleErr(err)
-		}
-		return fsys.SyncAll()
-	})
-	if err != nil {
-		return err
+		fmt.Fprintln(stdout, o.Summary)
+		fmt.Fprintf(stdout, "retention: %d archives pruned\n", o.Pruned)
+		return nil
 	}
-	if !o.OK {
-		return fmt.Errorf("schedule %s: %s", quoteName(name), o.Summary)
-	}
-	fmt.Fprintln(stdout, o.Summary)
-	fmt.Fprintf(stdout, "retention: %d archives pruned\n", o.Pruned)
-	return nil
+	return cmd
 }
 
 // scheduleErr makes an unknown schedule the caller's mistake.
@@ -273,63 +287,70 @@ func scheduledRun(st *store.Store, fsys *sealfs.FS, skip []string, log *slog.Log
 	}
 }
 
-func runPrune(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("prune", "[--dry-run] [--to DIR] [--keep-* ...] NAME", stdout)
+func pruneCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "prune [flags] NAME",
+		Short: "apply a backup's retention rules (--dry-run: say which rule keeps each archive)",
+		Long: `Apply the retention rules of the backups NAME: its schedule's, or the --keep-* given.
+--dry-run says which rule keeps each archive and changes nothing.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	dryRun := fl.Bool("dry-run", false, "say what would be kept, by which rule, and what removed; change nothing")
 	to := fl.String("to", "", "directory of the backups (default: the schedule's, else /backups)")
 	var keep backup.Policy
 	registerPolicy(fl, &keep)
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() != 1 {
-		return badInput("usage: sealfs prune [--dry-run] [--keep-* ...] NAME")
-	}
-	if err := checkPolicy(keep); err != nil {
-		return err
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	req := pruneRequest{Name: fl.Arg(0), To: *to, DryRun: *dryRun, Keep: keep}
-	var rows []pruneRow
-	err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
-		return daemonPostJSON(c, "/prune", req, &rows)
-	}, func(st *store.Store, _ *remote.Bucket) error {
-		fsys, err := openUnmounted(st, stderr)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if len(args) != 1 {
+			return wrongArgs(cmd)
+		}
+		if err := checkPolicy(keep); err != nil {
+			return err
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		req := pruneRequest{Name: args[0], To: *to, DryRun: *dryRun, Keep: keep}
+		var rows []pruneRow
+		err := daemonOrStore(loc, stderr, false, func(c *http.Client) error {
+			return daemonPostJSON(c, "/prune", req, &rows)
+		}, func(st *store.Store, _ *remote.Bucket) error {
+			fsys, err := openUnmounted(st, stderr)
+			if err != nil {
+				return err
+			}
+			if rows, err = req.do(context.Background(), st, fsys); err != nil {
+				return err
+			}
+			return fsys.SyncAll()
+		})
 		if err != nil {
 			return err
 		}
-		if rows, err = req.do(context.Background(), st, fsys); err != nil {
-			return err
-		}
-		return fsys.SyncAll()
-	})
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	removed := 0
-	for _, r := range rows {
-		action, why := "keep", strings.Join(r.Reasons, ", ")
-		if !r.Keep {
-			action, why = "remove", "-"
-			removed++
-			if *dryRun {
-				action = "would remove"
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		removed := 0
+		for _, r := range rows {
+			action, why := "keep", strings.Join(r.Reasons, ", ")
+			if !r.Keep {
+				action, why = "remove", "-"
+				removed++
+				if *dryRun {
+					action = "would remove"
+				}
 			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", action, quoteName(r.Path), why)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", action, quoteName(r.Path), why)
+		tw.Flush()
+		verb := "removed"
+		if *dryRun {
+			verb = "would be removed"
+		}
+		fmt.Fprintf(stdout, "%d archives, %d %s\n", len(rows), removed, verb)
+		return nil
 	}
-	tw.Flush()
-	verb := "removed"
-	if *dryRun {
-		verb = "would be removed"
-	}
-	fmt.Fprintf(stdout, "%d archives, %d %s\n", len(rows), removed, verb)
-	return nil
+	return cmd
 }
 
 // pruneRequest names a backup and the policy to apply: the schedule's,

@@ -11,6 +11,9 @@ type byteSize int64
 
 func (s *byteSize) String() string { return strconv.FormatInt(int64(*s), 10) }
 
+// Type names the value in --help: --cache-max size.
+func (s *byteSize) Type() string { return "size" }
+
 func (s *byteSize) Set(v string) error {
 	units := map[byte]int64{'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40}
 	v = strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(v)), "B")

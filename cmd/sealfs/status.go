@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
 // statusReport is `sealfs status`.
@@ -32,31 +33,36 @@ func daemonStatus(st *store.Store, sy *syncer, mnt string) (statusReport, error)
 	return r, err
 }
 
-func runStatus(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("status", "[--store DIR] [--key-file FILE] [--json]", stdout)
+func statusCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [flags]",
+		Short: "show the upload queue, the remote and the lease",
+		Long:  "Show the remote, the pending files and bytes, the oldest pending, the upload rate, the last error and the lease.",
+	}
 	var loc location
-	loc.register(fl)
-	asJSON := fl.Bool("json", false, "print JSON")
-	if err := parseFlags(fl, args); err != nil {
-		return err
+	loc.register(cmd.Flags())
+	asJSON := cmd.Flags().Bool("json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 0 {
+			return badInput("unexpected argument %q", args[0])
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		r, err := fetchStatus(loc)
+		if err != nil {
+			return err
+		}
+		stdout := cmd.OutOrStdout()
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		}
+		printStatus(stdout, r)
+		return nil
 	}
-	if fl.NArg() != 0 {
-		return badInput("unexpected argument %q", fl.Arg(0))
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	r, err := fetchStatus(loc)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	printStatus(stdout, r)
-	return nil
+	return cmd
 }
 
 func fetchStatus(loc location) (statusReport, error) {

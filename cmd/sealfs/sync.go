@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/sealfs/sealfs/remote/snapshot"
 	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/pflag"
 
 	// The bucket drivers register their URL schemes.
 	_ "github.com/sealfs/sealfs/remote/azblob"
@@ -53,7 +53,7 @@ type syncOptions struct {
 	readTimeout  time.Duration
 }
 
-func (o *syncOptions) register(fl *flag.FlagSet) {
+func (o *syncOptions) register(fl *pflag.FlagSet) {
 	fl.StringVar(&o.remote, "remote", "", "bucket URL to upload to: gs://B/P, s3://B/P?endpoint=&region=, azblob://C/P, file:///DIR (default: the store's, from init --remote or remote set)")
 	fl.IntVar(&o.workers, "workers", 4, "parallel uploads")
 	fl.DurationVar(&o.retention, "retention", defaultRetention, "how long superseded and deleted versions stay in the bucket")

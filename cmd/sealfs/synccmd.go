@@ -9,29 +9,42 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
 // errSyncTimeout makes `sealfs sync --wait` exit 1.
 var errSyncTimeout = errors.New("timed out with uploads pending")
 
-func runSync(args []string, stdout, stderr io.Writer) error {
-	fl := newFlags("sync", "--wait [--store DIR] [--timeout D]", stdout)
+func syncCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sync --wait [flags]",
+		Short: "wait until what was written is in the bucket (--wait)",
+		Long: `Wait until everything written before the call is in the bucket, together with a metadata
+snapshot that names it (so it is recoverable). Exit 0 then, 1 on timeout.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	wait := fl.Bool("wait", false, "wait until everything written before the call is in the bucket")
 	timeout := fl.Duration("timeout", 0, "give up after this long (exit 1); 0 waits indefinitely")
-	if err := parseFlags(fl, args); err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if !*wait {
+			return badInput("only --wait is supported: uploads run by themselves while mounted")
+		}
+		if len(args) != 0 || *timeout < 0 {
+			return wrongArgs(cmd)
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		return waitSynced(loc, *timeout, cmd.ErrOrStderr())
 	}
-	if !*wait {
-		return badInput("only --wait is supported: uploads run by themselves while mounted")
-	}
-	if fl.NArg() != 0 || *timeout < 0 {
-		return badInput("usage: sealfs sync --wait [--timeout D]")
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
+	return cmd
+}
+
+// waitSynced asks the mounted daemon of loc to upload what is pending and
+// waits for it, up to timeout (0: no limit).
+func waitSynced(loc location, timeout time.Duration, stderr io.Writer) error {
 	if !store.Exists(loc.store) {
 		return badInput("store %s does not exist", loc.store)
 	}
@@ -40,7 +53,7 @@ func runSync(args []string, stdout, stderr io.Writer) error {
 		return badInput("store %s is not mounted: mount it to upload what is pending", loc.store)
 	}
 	q := url.Values{}
-	if *timeout > 0 {
+	if timeout > 0 {
 		q.Set("timeout", timeout.String())
 	}
 	var res syncResult

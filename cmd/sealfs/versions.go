@@ -20,95 +20,108 @@ import (
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
+	"github.com/spf13/cobra"
 )
 
-func runVersions(args []string, stdout, stderr io.Writer) error {
-	const usage = "[--store DIR] [--key-file FILE] [--json] PATH"
-	fl := newFlags("versions", usage, stdout)
+func versionsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "versions [flags] PATH",
+		Short: "list the kept versions of a file: current, replaced and deleted",
+		Long: `List every kept version of the file at PATH, newest first: VERSION STATE (current,
+replaced, deleted) SIZE MODIFIED RETIRED KEPT UNTIL ENCRYPTED WHERE (local, bucket).`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	asJSON := fl.Bool("json", false, "print JSON instead of a table")
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() != 1 {
-		return badInput("usage: sealfs versions %s", usage)
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	p := path.Clean("/" + fl.Arg(0))
-	var rows []versionRow
-	err := daemonOrStore(loc, stderr, true, func(c *http.Client) error {
-		return daemonJSON(c, http.MethodGet, "/versions?"+url.Values{"path": {p}}.Encode(), &rows)
-	}, func(st *store.Store, b *remote.Bucket) (err error) {
-		rows, err = fileHistory(context.Background(), st, b, p)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tSTATE\tSIZE\tMODIFIED\tRETIRED\tKEPT UNTIL\tENCRYPTED\tWHERE")
-	when := func(t *time.Time) string {
-		if t == nil {
-			return "-"
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if len(args) != 1 {
+			return wrongArgs(cmd)
 		}
-		return t.Local().Format(time.DateTime)
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		p := path.Clean("/" + args[0])
+		var rows []versionRow
+		err := daemonOrStore(loc, stderr, true, func(c *http.Client) error {
+			return daemonJSON(c, http.MethodGet, "/versions?"+url.Values{"path": {p}}.Encode(), &rows)
+		}, func(st *store.Store, b *remote.Bucket) (err error) {
+			rows, err = fileHistory(context.Background(), st, b, p)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rows)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tSTATE\tSIZE\tMODIFIED\tRETIRED\tKEPT UNTIL\tENCRYPTED\tWHERE")
+		when := func(t *time.Time) string {
+			if t == nil {
+				return "-"
+			}
+			return t.Local().Format(time.DateTime)
+		}
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.State, r.Size,
+				r.Modified.Local().Format(time.DateTime), when(r.Retired), when(r.KeptUntil), strconv.FormatBool(r.Encrypted), r.Where)
+		}
+		return tw.Flush()
 	}
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.State, r.Size,
-			r.Modified.Local().Format(time.DateTime), when(r.Retired), when(r.KeptUntil), strconv.FormatBool(r.Encrypted), r.Where)
-	}
-	return tw.Flush()
+	return cmd
 }
 
-func runUndelete(args []string, stdout, stderr io.Writer) error {
-	const usage = "[--store DIR] [--key-file FILE] [--version ID] [--to NEWPATH] PATH"
-	fl := newFlags("undelete", usage, stdout)
+func undeleteCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "undelete [flags] PATH",
+		Short: "bring back a deleted file or an earlier version of one",
+		Long: `Write a kept version of the file at PATH (default: the newest one that is not current)
+back to PATH, or to --to NEWPATH, with its mode, owner and time, mounted or not.`,
+	}
+	fl := cmd.Flags()
 	var loc location
 	loc.register(fl)
 	id := fl.String("version", "", "the version to bring back, by ID or a unique prefix (default: the newest one that is not current; see sealfs versions)")
 	to := fl.String("to", "", "write it to this path instead of PATH (parent directories are made)")
-	if err := parseFlags(fl, args); err != nil {
-		return err
-	}
-	if fl.NArg() != 1 {
-		return badInput("usage: sealfs undelete %s", usage)
-	}
-	if err := loc.resolve(); err != nil {
-		return err
-	}
-	req := undeleteRequest{Path: path.Clean("/" + fl.Arg(0)), Version: *id, To: *to}
-	if req.To != "" {
-		req.To = path.Clean("/" + req.To)
-	}
-	var res undeleteResult
-	err := daemonOrStore(loc, stderr, true, func(c *http.Client) error {
-		return daemonJSON(c, http.MethodPost, "/undelete?"+req.query().Encode(), &res)
-	}, func(st *store.Store, b *remote.Bucket) error {
-		fsys, err := openUnmounted(st, stderr)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+		if len(args) != 1 {
+			return wrongArgs(cmd)
+		}
+		if err := loc.resolve(); err != nil {
+			return err
+		}
+		req := undeleteRequest{Path: path.Clean("/" + args[0]), Version: *id, To: *to}
+		if req.To != "" {
+			req.To = path.Clean("/" + req.To)
+		}
+		var res undeleteResult
+		err := daemonOrStore(loc, stderr, true, func(c *http.Client) error {
+			return daemonJSON(c, http.MethodPost, "/undelete?"+req.query().Encode(), &res)
+		}, func(st *store.Store, b *remote.Bucket) error {
+			fsys, err := openUnmounted(st, stderr)
+			if err != nil {
+				return err
+			}
+			if res, err = undelete(context.Background(), st, fsys, b, req); err != nil {
+				return err
+			}
+			return fsys.SyncAll()
+		})
 		if err != nil {
 			return err
 		}
-		if res, err = undelete(context.Background(), st, fsys, b, req); err != nil {
-			return err
+		fmt.Fprintf(stdout, "restored %s from %s\n", quoteName(res.Path), res.From)
+		if res.Replaced {
+			fmt.Fprintf(stdout, "the file it replaced is kept as a version: sealfs versions %s\n", quoteName(res.Path))
 		}
-		return fsys.SyncAll()
-	})
-	if err != nil {
-		return err
+		return nil
 	}
-	fmt.Fprintf(stdout, "restored %s from %s\n", quoteName(res.Path), res.From)
-	if res.Replaced {
-		fmt.Fprintf(stdout, "the file it replaced is kept as a version: sealfs versions %s\n", quoteName(res.Path))
-	}
-	return nil
+	return cmd
 }
 
 // undeleteRequest names what to bring back and where.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // webOptions are the mount flags of the web listener.
@@ -27,7 +28,7 @@ type webOptions struct {
 	addr, tlsCert, tlsKey string
 }
 
-func (o *webOptions) register(fl *flag.FlagSet) {
+func (o *webOptions) register(fl *pflag.FlagSet) {
 	fl.StringVar(&o.addr, "web", "", "serve /metrics (and the backups page) on this address, e.g. 127.0.0.1:8080; every request needs the token the daemon prints")
 	fl.StringVar(&o.tlsCert, "web-tls-cert", "", "TLS certificate for --web (needed on an address that is not loopback)")
 	fl.StringVar(&o.tlsKey, "web-tls-key", "", "TLS key for --web")
