@@ -27,6 +27,7 @@ declare -A PACKAGE_OF=(
 	[dd]=coreutils
 	[truncate]=coreutils
 	[curl]=curl
+	[systemd-analyze]=systemd
 )
 
 install_missing_packages() {
