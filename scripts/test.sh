@@ -28,6 +28,7 @@ declare -A PACKAGE_OF=(
 	[truncate]=coreutils
 	[curl]=curl
 	[chromium]=chromium
+	[systemd-analyze]=systemd
 )
 
 install_missing_packages() {

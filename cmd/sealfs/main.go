@@ -35,6 +35,9 @@ func badInput(format string, args ...any) error {
 }
 
 func main() {
+	if isMountHelper(os.Args[0]) {
+		os.Exit(runMountHelper(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
