@@ -6,8 +6,12 @@
 #      getting the data to disk),
 #   2. drops the page cache (and remounts the FUSE targets),
 #   3. reads the file back with dd,
-#   4. rsyncs a tree of ~10,000 small files in (followed by sync),
-# then prints MB/s, files/s, each ratio to the plain directory, and the peak
+#   4. rsyncs a tree of ~10,000 small files in (followed by sync), rsyncs it
+#      again (nothing changed: every file is stat-ed, none copied), lists it
+#      with ls -lR after dropping caches and remounting, and extracts it with
+#      tar xzf into an empty directory (followed by sync),
+# then prints MB/s, files/s, the small-file times in seconds, each ratio to
+# the plain directory and to gocryptfs, and the peak
 # RSS (VmHWM) of the sealfs daemon while it wrote the large file. With
 # BENCH_BASE_BIN it also measures that sealfs binary (target "base", e.g. the
 # commit before a change) in the same run, so the two can be compared; with
@@ -19,6 +23,8 @@
 # Environment:
 #   BENCH_SIZE_MB  size of the large file in MiB (default 1024)
 #   BENCH_FILES    number of small files (default 10000)
+#   BENCH_TREE     use this tree for the small files instead of generating one
+#                  (issue 9 measures $(go env GOROOT)/src: 11,478 files)
 #   BENCH_DIR      where the targets live (default /var/tmp; must be a disk)
 #   BENCH_VERIFY   1 (default) to check the data read back, 0 to skip
 #   SEALFS_BIN     a prebuilt sealfs binary (default: go build ./cmd/sealfs)
@@ -108,6 +114,7 @@ drop_caches() {
 now() { printf '%s' "$EPOCHREALTIME"; }
 # rate AMOUNT START END [DIVISOR]: AMOUNT/DIVISOR per second.
 rate() { awk -v n="$1" -v a="$2" -v b="$3" -v d="${4:-1}" 'BEGIN { printf "%.1f", n / d / (b - a) }'; }
+seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v x="$1" -v p="$2" 'BEGIN { if (p > 0) printf "%.2fx", x / p; else print "-" }'; }
 
 # ---- targets: <name>_mount sets TARGET_DIR (and DAEMON_PID for FUSE) ----
@@ -162,7 +169,7 @@ gocryptfs_unmount() {
 vm_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # Each holds a target's measurements, one per round, separated by spaces.
-declare -A WRITE READ FILES
+declare -A WRITE READ FILES RSYNC RSYNC2 LSLR TARX
 SEALFS_HWM_WRITE=0
 
 # median "V1 V2 ...": the median of the values.
@@ -206,12 +213,38 @@ bench_target() {
 	sync
 	end=$(now)
 	FILES[$t]+="$(rate "$NFILES" "$start" "$end") "
+	RSYNC[$t]+="$(seconds "$start" "$end") "
 	if [ "$VERIFY" = 1 ]; then
 		local changes
 		changes=$(rsync -a --checksum --dry-run --itemize-changes "$TREE/" "$TARGET_DIR/tree/" | wc -l)
 		[ "$changes" -eq 0 ] || die "$t: rsync --checksum finds $changes differences after the copy"
 	fi
+
+	log "$t: rsync again, nothing changed"
+	start=$(now)
+	rsync -a "$TREE/" "$TARGET_DIR/tree/"
+	end=$(now)
+	RSYNC2[$t]+="$(seconds "$start" "$end") "
+
+	"${t}_unmount"
+	drop_caches
+	"${t}_mount"
+	log "$t: ls -lR, caches dropped"
+	start=$(now)
+	ls -lR "$TARGET_DIR/tree" >/dev/null
+	end=$(now)
+	LSLR[$t]+="$(seconds "$start" "$end") "
 	rm -rf "$TARGET_DIR/tree" # the next round copies into an empty target again
+	sync
+
+	log "$t: tar xzf of the tree"
+	mkdir "$TARGET_DIR/x"
+	start=$(now)
+	tar xzf "$TGZ" -C "$TARGET_DIR/x"
+	sync
+	end=$(now)
+	TARX[$t]+="$(seconds "$start" "$end") "
+	rm -rf "$TARGET_DIR/x"
 	"${t}_unmount"
 }
 
@@ -246,7 +279,8 @@ main() {
 		mkdir -p "$RNDDIR"
 	fi
 	RND="$RNDDIR/random.bin"
-	TREE="$WORK/tree-src"
+	TREE=${BENCH_TREE:-$WORK/tree-src}
+	TGZ="$WORK/tree.tar.gz"
 
 	if [ -n "${SEALFS_BIN:-}" ]; then
 		SEALFS=$SEALFS_BIN
@@ -258,7 +292,13 @@ main() {
 
 	log "generating ${SIZE_MB} MiB of random data in $RNDDIR and $NFILES files"
 	head -c "$((SIZE_MB * 1048576))" /dev/urandom >"$RND"
-	make_tree
+	if [ -n "${BENCH_TREE:-}" ]; then
+		[ -d "$TREE" ] || die "BENCH_TREE $TREE is not a directory"
+		NFILES=$(find "$TREE" -type f | wc -l)
+	else
+		make_tree
+	fi
+	tar czf "$TGZ" -C "$TREE" .
 
 	local targets=(plain sealfs)
 	if [ -n "$BASE_BIN" ]; then
@@ -282,6 +322,10 @@ main() {
 		WRITE[$t]=$(median "${WRITE[$t]}")
 		READ[$t]=$(median "${READ[$t]}")
 		FILES[$t]=$(median "${FILES[$t]}")
+		for m in RSYNC RSYNC2 LSLR TARX; do
+			local -n series=$m
+			series[$t]=$(median "${series[$t]}")
+		done
 	done
 
 	printf '\nsealfs benchmark: %d MiB file, %d small files, in %s; page cache %s; median of %d\n\n' \
@@ -292,6 +336,18 @@ main() {
 			"${WRITE[$t]}" "$(ratio "${WRITE[$t]}" "${WRITE[plain]}")" \
 			"${READ[$t]}" "$(ratio "${READ[$t]}" "${READ[plain]}")" \
 			"${FILES[$t]}" "$(ratio "${FILES[$t]}" "${FILES[plain]}")"
+	done
+	printf '\nsmall files (%d): seconds, then the ratio to plain, then to gocryptfs (when it ran)\n\n' "$NFILES"
+	printf '%-10s %22s %22s %22s %22s\n' target "rsync -a (empty)" "tar xzf" "rsync -a (again)" "ls -lR (cold)"
+	for t in "${targets[@]}"; do
+		local row=() m
+		for m in RSYNC TARX RSYNC2 LSLR; do
+			local -n series=$m
+			local cell="${series[$t]}s $(ratio "${series[$t]}" "${series[plain]}")"
+			[ -n "${series[gocryptfs]:-}" ] && cell+=" $(ratio "${series[$t]}" "${series[gocryptfs]}")g"
+			row+=("$cell")
+		done
+		printf '%-10s %22s %22s %22s %22s\n' "$t" "${row[@]}"
 	done
 	if [ -n "$BASE_BIN" ]; then
 		printf '\nsealfs / base: write %s, read %s, rsync %s\n' \
