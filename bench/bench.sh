@@ -344,7 +344,7 @@ main() {
 		for m in RSYNC TARX RSYNC2 LSLR; do
 			local -n series=$m
 			local cell="${series[$t]}s $(ratio "${series[$t]}" "${series[plain]}")"
-			[ -n "${series[gocryptfs]:-}" ] && cell+=" $(ratio "${series[$t]}" "${series[gocryptfs]}")g"
+			[ -n "${series[gocryptfs]:-}" ] && cell+=" $(ratio "${series[$t]}" "${series[gocryptfs]}")"
 			row+=("$cell")
 		done
 		printf '%-10s %22s %22s %22s %22s\n' "$t" "${row[@]}"
