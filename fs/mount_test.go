@@ -14,7 +14,7 @@ import (
 
 // mountFS mounts a new store in-process (so the race detector sees the
 // whole filesystem) and unmounts it when the test ends.
-func mountFS(t *testing.T) (mnt string, st *store.Store) {
+func mountFS(t testing.TB) (mnt string, st *store.Store) {
 	t.Helper()
 	mnt, st, _ = mountFSys(t, nil)
 	return mnt, st
@@ -22,7 +22,7 @@ func mountFS(t *testing.T) (mnt string, st *store.Store) {
 
 // mountFSys is mountFS that also returns the filesystem; before, when set,
 // runs on it before it is mounted.
-func mountFSys(t *testing.T, before func(*sealfs.FS)) (mnt string, st *store.Store, fsys *sealfs.FS) {
+func mountFSys(t testing.TB, before func(*sealfs.FS)) (mnt string, st *store.Store, fsys *sealfs.FS) {
 	t.Helper()
 	dir := t.TempDir()
 	key, err := crypto.CreateKeyFile(filepath.Join(dir, "key"))
