@@ -17,6 +17,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -254,9 +255,11 @@ func backupsIn(tx *meta.Tx, l lister, dir string, rows *[]backupRow) error {
 	return nil
 }
 
-// browse lists directory dir for the tree, with its own toggle.
+// browse lists directory dir for the tree, with its own toggle, in one
+// read transaction.
 func browse(m *meta.Store, dir string, synced bool) (entries []listEntry, plain bool, err error) {
 	err = m.View(func(tx *meta.Tx) error {
+		entries = nil
 		ino, err := resolvePath(tx, dir)
 		if err != nil {
 			return err
@@ -272,12 +275,9 @@ func browse(m *meta.Store, dir string, synced bool) (entries []listEntry, plain 
 			return fmt.Errorf("%s is not a directory", dir)
 		}
 		plain = in.Plain
-		return nil
+		l := lister{synced: synced, seen: map[meta.Ino]bool{}}
+		return l.listDir(tx, ino, dir, false, &entries)
 	})
-	if err != nil {
-		return nil, false, err
-	}
-	entries, err = listPath(m, dir, false, synced)
 	slices.SortFunc(entries, func(a, b listEntry) int {
 		// Directories first, then by name, as file managers show them.
 		return cmp.Or(cmp.Compare(dirFirst(a), dirFirst(b)), cmp.Compare(a.Name, b.Name))
@@ -298,18 +298,9 @@ func crumbs(dir string) []crumb {
 		return out
 	}
 	p := ""
-	for _, name := range splitPath(dir) {
+	for _, name := range strings.Split(strings.TrimPrefix(dir, "/"), "/") {
 		p += "/" + name
 		out = append(out, crumb{name, p})
-	}
-	return out
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for p != "/" && p != "." && p != "" {
-		out = append([]string{path.Base(p)}, out...)
-		p = path.Dir(p)
 	}
 	return out
 }
