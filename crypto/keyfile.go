@@ -20,22 +20,30 @@ const keyFilePrefix = "sealfs-master-key-v1 "
 // maxKeyFileSize bounds what LoadKeyFile reads; a v1 key file is 86 bytes.
 const maxKeyFileSize = 4096
 
-// CreateKeyFile generates a master key and writes it to a new file at path,
-// mode 0600, creating missing parent directories with mode 0700. It refuses
-// to overwrite an existing file. The file and its directory are fsynced
-// before it returns.
+// CreateKeyFile generates a master key and writes it to a new file at path
+// (WriteKeyFile).
 func CreateKeyFile(path string) (*MasterKey, error) {
 	k, err := GenerateMasterKey()
 	if err != nil {
 		return nil, err
 	}
+	if err := WriteKeyFile(path, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// WriteKeyFile writes k to a new file at path, mode 0600, creating missing
+// parent directories with mode 0700. It refuses to overwrite an existing
+// file. The file and its directory are fsynced before it returns.
+func WriteKeyFile(path string, k *MasterKey) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create key file %s: %w", path, err)
+		return fmt.Errorf("create key file %s: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create key file %s: %w", path, err)
+		return fmt.Errorf("create key file %s: %w", path, err)
 	}
 	text := k.keyFileText()
 	_, err = f.Write(text)
@@ -52,9 +60,9 @@ func CreateKeyFile(path string) (*MasterKey, error) {
 	if err != nil {
 		// A half-written key file must not be mistaken for a key later.
 		_ = os.Remove(path)
-		return nil, fmt.Errorf("create key file %s: %w", path, err)
+		return fmt.Errorf("create key file %s: %w", path, err)
 	}
-	return k, nil
+	return nil
 }
 
 // LoadKeyFile reads the master key from path. It refuses a file whose mode
