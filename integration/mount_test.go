@@ -36,6 +36,8 @@ type mountConfig struct {
 	// view: a read-only view of a bucket (mount --read-only --remote),
 	// whose control socket is in a temporary store, not in store.
 	view bool
+	// unlock replaces "--key-file key" (a passphrase file or command).
+	unlock []string
 }
 
 type mountOption func(*mountConfig)
@@ -62,6 +64,11 @@ func asBucketView(url string) mountOption {
 		c.view = true
 		c.extraArgs = append(c.extraArgs, "--read-only", "--remote", url)
 	}
+}
+
+// unlockWith mounts with these unlock flags instead of --key-file.
+func unlockWith(args ...string) mountOption {
+	return func(c *mountConfig) { c.unlock = args }
 }
 
 // tolerateExitError accepts any exit status of the daemon at cleanup.
@@ -118,7 +125,11 @@ func mountSealfs(t *testing.T, opts ...mountOption) *sealfsMount {
 // startMount starts the daemon without waiting for the mount.
 func startMount(t *testing.T, cfg mountConfig) *sealfsMount {
 	t.Helper()
-	args := []string{"mount", "--store", cfg.store, "--key-file", cfg.key}
+	unlock := cfg.unlock
+	if unlock == nil {
+		unlock = []string{"--key-file", cfg.key}
+	}
+	args := append([]string{"mount", "--store", cfg.store}, unlock...)
 	args = append(args, cfg.extraArgs...)
 	args = append(args, cfg.mnt)
 	cmd := exec.Command(sealfsBin, args...)

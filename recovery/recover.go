@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/keyslot"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/snapshot"
@@ -30,6 +31,9 @@ type Options struct {
 	// Sealed are the bucket credentials, sealed for Bucket.URL(), kept
 	// in the new store (nil: none).
 	Sealed []byte
+	// Slots are the store's key slots, from the bucket (nil: the new
+	// store gets one key-file slot).
+	Slots *keyslot.File
 	// Snapshot is the ID of the snapshot to restore; "" is the newest.
 	Snapshot string
 	// Download fetches and verifies every file's content now; otherwise it
@@ -95,7 +99,13 @@ func Recover(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	cfg := store.Config{StoreID: crypto.FileID(m.StoreID).String(), Remote: o.Bucket.URL()}
-	err = store.Restore(o.Store, o.Key, cfg, o.Sealed, func(ms *meta.Store) error {
+	slots := o.Slots
+	if slots != nil && slots.StoreID != cfg.StoreID {
+		// Another store's slots (their wrapped keys are bound to it): the
+		// new store starts from its key file alone.
+		slots = nil
+	}
+	err = store.Restore(o.Store, o.Key, cfg, o.Sealed, slots, func(ms *meta.Store) error {
 		if err := ms.Load(io.NewSectionReader(content, 0, content.Size())); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/keyslot"
 	"github.com/sealfs/sealfs/meta"
 )
 
@@ -30,10 +31,11 @@ func CheckEmpty(dir string) error {
 
 // Restore makes a store in the new or empty directory dir for a store that
 // existed elsewhere: cfg names it (store ID, remote), sealed are its bucket
-// credentials sealed for cfg.Remote (or nil), and fill loads its metadata
+// credentials sealed for cfg.Remote (or nil), slots its key slots (nil:
+// one key-file slot; they must name cfg's store), and fill loads its metadata
 // into the new database. The config is written last, so a restore cut
 // short leaves no store; on failure everything created is removed again.
-func Restore(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, fill func(*meta.Store) error) (err error) {
+func Restore(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, slots *keyslot.File, fill func(*meta.Store) error) (err error) {
 	if err := CheckEmpty(dir); err != nil {
 		return err
 	}
@@ -59,5 +61,8 @@ func Restore(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, fill 
 	if cfg.BlockSize == 0 {
 		cfg.BlockSize = crypto.DefaultBlockSize
 	}
-	return create(dir, key, cfg, sealed, fill)
+	if slots != nil && slots.StoreID != cfg.StoreID {
+		return fmt.Errorf("key slots of store %s given for store %s", slots.StoreID, cfg.StoreID)
+	}
+	return create(dir, key, cfg, sealed, slots, fill)
 }

@@ -2,6 +2,7 @@
 // file, its lock, the encrypted metadata database and the ciphertext files.
 //
 //	STORE/sealfs.json   format, key ID, store ID, block size, remote; MACed
+//	STORE/keys.json     the key slots (package keyslot); MACed
 //	STORE/lock          flock held by the one process using the store
 //	STORE/meta/         Badger, encrypted with a key derived from the master key
 //	STORE/data/ab/<id>  one ciphertext file per content version, named by file ID
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/keyslot"
 	"github.com/sealfs/sealfs/meta"
 	"golang.org/x/sys/unix"
 )
@@ -97,14 +99,15 @@ func Init(dir string, key *crypto.MasterKey) error {
 		return err
 	}
 	cfg := Config{Format: FormatVersion, KeyID: key.ID().String(), BlockSize: crypto.DefaultBlockSize, StoreID: id.String(), Instance: instance}
-	return create(dir, key, cfg, nil, nil)
+	return create(dir, key, cfg, nil, nil, nil)
 }
 
 // create makes the store in dir (which holds none) with cfg: the
 // directory (the user's alone), the lock, the metadata database, which
-// fill (if any) loads, the sealed credentials (if any), and the config,
-// written last since its presence marks a complete store.
-func create(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, fill func(*meta.Store) error) error {
+// fill (if any) loads, the sealed credentials (if any), the key slots
+// (slots, or else one key-file slot), and the config, written last since
+// its presence marks a complete store.
+func create(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, slots *keyslot.File, fill func(*meta.Store) error) error {
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return fmt.Errorf("create store: %w", err)
 	}
@@ -135,6 +138,15 @@ func create(dir string, key *crypto.MasterKey, cfg Config, sealed []byte, fill f
 		if err := WriteSealedCredentials(dir, sealed); err != nil {
 			return err
 		}
+	}
+	if slots == nil {
+		slots = keyslot.New(cfg.StoreID, key)
+		if _, err := slots.AddKeyFile(); err != nil {
+			return err
+		}
+	}
+	if err := keyslot.Create(dir, slots, key); err != nil {
+		return err
 	}
 	return writeConfig(dir, key, cfg)
 }

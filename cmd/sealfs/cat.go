@@ -44,7 +44,7 @@ written is authenticated; a damaged file is an error, not wrong bytes.`,
 			return err
 		}
 		if *url != "" {
-			return catFromBucket(loc.keyFile, *url, *credsFile, p, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return catFromBucket(loc, *url, *credsFile, p, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		}
 		return catFromStore(loc, p, cmd.OutOrStdout())
 	}
@@ -209,8 +209,8 @@ func (p *probeWriter) Write(b []byte) (int, error) {
 }
 
 // catFromBucket reads one file with the bucket and the key alone.
-func catFromBucket(keyFile, url, credsFile, p string, stdout, stderr io.Writer) error {
-	v, err := openBucketView(keyFile, url, credsFile)
+func catFromBucket(loc location, url, credsFile, p string, stdout, stderr io.Writer) error {
+	v, err := openBucketView(loc, url, credsFile)
 	if err != nil {
 		return err
 	}

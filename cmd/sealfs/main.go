@@ -83,7 +83,9 @@ tools; what it keeps on disk and in its bucket is ciphertext (but for the direct
 encryption is switched off).
 
 The store and the key file are found by --store and --key-file, else $SEALFS_STORE and
-$SEALFS_KEY_FILE, else $XDG_DATA_HOME/sealfs and $XDG_CONFIG_HOME/sealfs/master.key.
+$SEALFS_KEY_FILE, else $XDG_DATA_HOME/sealfs and $XDG_CONFIG_HOME/sealfs/master.key. A store
+with a passphrase or recovery-code slot (sealfs key add) also unlocks with --passphrase-file
+or $SEALFS_PASSPHRASE_FILE, --passphrase-command, or a prompt when stdin is a terminal.
 
 Exit status: 0 success; 1 a failure while working (and check found damage); 2 bad input,
 nothing changed; 3 mount ended with uploads still pending (the next mount resumes them).`,
@@ -104,7 +106,7 @@ nothing changed; 3 mount ended with uploads still pending (the next mount resume
 	// Help lists the commands in the order they are added: a store's life.
 	cobra.EnableCommandSorting = false
 	root.AddCommand(initCommand(), mountCommand(), lsCommand(), statusCommand(), syncCommand(),
-		remoteCommand(), recoverCommand(), catCommand(), encryptionCommand(), backupCommand(),
+		remoteCommand(), keyCommand(), recoverCommand(), catCommand(), encryptionCommand(), backupCommand(),
 		scheduleCommand(), pruneCommand(), versionsCommand(), undeleteCommand(), webCommand(), checkCommand(),
 		versionCommand(), manCommand())
 	return root

@@ -50,6 +50,9 @@ func TestHelp(t *testing.T) {
 			continue
 		}
 		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Hidden {
+				return
+			}
 			if !strings.Contains(stdout, "--"+f.Name+" ") {
 				t.Errorf("sealfs help %s does not show --%s:\n%s", path, f.Name, stdout)
 			}

@@ -100,7 +100,7 @@ func (r mountRequest) mount(args []string, stderr io.Writer) error {
 		if so.remote == "" {
 			return badInput("--read-only mounts a bucket: give --remote URL")
 		}
-		return serveBucketView(loc.keyFile, so, r.credsFile, mnt, mo, stderr)
+		return serveBucketView(loc, so, r.credsFile, mnt, mo, stderr)
 	}
 	if r.credsFile != "" {
 		return badInput("--credentials-file is for --read-only; a store keeps its credentials (sealfs remote set)")

@@ -173,20 +173,21 @@ type sealfsOption struct {
 
 // sealfsOptions are the -o options that set `sealfs mount` flags.
 var sealfsOptions = map[string]sealfsOption{
-	"key_file":      {flag: "--key-file", value: true, path: true},
-	"remote":        {flag: "--remote", value: true},
-	"drain_timeout": {flag: "--drain-timeout", value: true},
-	"seal_after":    {flag: "--seal-after", value: true},
-	"read_timeout":  {flag: "--read-timeout", value: true},
-	"retention":     {flag: "--retention", value: true},
-	"workers":       {flag: "--workers", value: true},
-	"cache_max":     {flag: "--cache-max", value: true},
-	"web":           {flag: "--web", value: true},
-	"web_tls_cert":  {flag: "--web-tls-cert", value: true, path: true},
-	"web_tls_key":   {flag: "--web-tls-key", value: true, path: true},
-	"log_format":    {flag: "--log-format", value: true},
-	"allow_other":   {flag: "--allow-other"},
-	"debug":         {flag: "--debug"},
+	"key_file":        {flag: "--key-file", value: true, path: true},
+	"passphrase_file": {flag: "--passphrase-file", value: true, path: true},
+	"remote":          {flag: "--remote", value: true},
+	"drain_timeout":   {flag: "--drain-timeout", value: true},
+	"seal_after":      {flag: "--seal-after", value: true},
+	"read_timeout":    {flag: "--read-timeout", value: true},
+	"retention":       {flag: "--retention", value: true},
+	"workers":         {flag: "--workers", value: true},
+	"cache_max":       {flag: "--cache-max", value: true},
+	"web":             {flag: "--web", value: true},
+	"web_tls_cert":    {flag: "--web-tls-cert", value: true, path: true},
+	"web_tls_key":     {flag: "--web-tls-key", value: true, path: true},
+	"log_format":      {flag: "--log-format", value: true},
+	"allow_other":     {flag: "--allow-other"},
+	"debug":           {flag: "--debug"},
 }
 
 // ignoredOptions are accepted and ignored: mount(8)'s own (which it may

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/recovery"
 	"github.com/spf13/cobra"
 )
@@ -42,22 +41,15 @@ all of them now, verified, with --download).`,
 			return err
 		}
 		stdout := cmd.OutOrStdout()
-		key, err := crypto.LoadKeyFile(loc.keyFile)
-		if err != nil {
-			return usageError{err}
-		}
-		sealed, err := sealCredentialsFile(key, *url, *credsFile)
+		ub, err := openBucketUnlocked(loc, *url, *credsFile)
 		if err != nil {
 			return err
 		}
-		b, err := openBucketWith(key, *url, *url, sealed)
-		if err != nil {
-			return err
-		}
+		b, key, sealed := ub.bucket, ub.key, ub.sealed
 		defer b.Close()
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		opts := recovery.Options{Bucket: b, Key: key, Store: loc.store, Sealed: sealed, Snapshot: *snap, Download: *dl}
+		opts := recovery.Options{Bucket: b, Key: key, Store: loc.store, Sealed: sealed, Slots: ub.slots, Snapshot: *snap, Download: *dl}
 		if *dl {
 			opts.Progress = newProgress(stdout, "downloading", "downloaded")
 		}

@@ -51,9 +51,9 @@ func setRemote(loc location, url, credsFile string, stderr io.Writer) error {
 	if _, _, err := remote.ParseURL(url); err != nil {
 		return usageError{err}
 	}
-	key, err := crypto.LoadKeyFile(loc.keyFile)
+	key, err := loc.unlock()
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if _, err := store.CheckKey(loc.store, key); err != nil {
 		return usageError{err}

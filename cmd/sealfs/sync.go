@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
+	"github.com/sealfs/sealfs/keyslot"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/remote/cache"
@@ -127,6 +129,7 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 		Meta: st.Meta, Data: st, Bucket: bucket, Workers: o.workers, Log: log,
 		Wrapper: st.Wrapper, Retention: o.retention,
 		Snapshots: &snapshot.Writer{Bucket: bucket, Key: key, StoreID: st.ID(), TempDir: st.TempDir()},
+		KeySlots:  func() ([]byte, error) { return readSlotFile(st.Dir) },
 		// A short retention is looked after promptly (and testable).
 		DeleteEvery: min(time.Minute, max(time.Second, o.retention/2)),
 	})
@@ -209,7 +212,14 @@ func openBucketWith(key *crypto.MasterKey, url, credsURL string, sealed []byte) 
 		if creds, err = key.OpenCredentials(url, sealed); err != nil {
 			return nil, usageError{fmt.Errorf("sealed bucket credentials: %w", err)}
 		}
+		defer clear(creds)
 	}
+	return openBucketCreds(url, creds)
+}
+
+// openBucketCreds opens the bucket at url with credentials in the clear
+// (nil: the environment's).
+func openBucketCreds(url string, creds []byte) (*remote.Bucket, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := remote.Open(ctx, url, remote.Options{Credentials: creds})
@@ -299,4 +309,14 @@ func (s *syncer) stop(stderr io.Writer) (result error) {
 	s.lease.Release(rctx)
 	s.bucket.Close()
 	return result
+}
+
+// readSlotFile returns the store's key slot file as it is on disk (nil for
+// a store made before key slots, until its first slot change).
+func readSlotFile(dir string) ([]byte, error) {
+	b, err := os.ReadFile(keyslot.Path(dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
 }

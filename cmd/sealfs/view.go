@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/keyslot"
 	"github.com/sealfs/sealfs/recovery"
 	"github.com/sealfs/sealfs/remote"
 	"github.com/sealfs/sealfs/store"
@@ -26,19 +27,12 @@ type bucketView struct {
 	tmp    string
 }
 
-func openBucketView(keyFile, url, credsFile string) (v *bucketView, err error) {
-	key, err := crypto.LoadKeyFile(keyFile)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	sealed, err := sealCredentialsFile(key, url, credsFile)
+func openBucketView(loc location, url, credsFile string) (v *bucketView, err error) {
+	ub, err := openBucketUnlocked(loc, url, credsFile)
 	if err != nil {
 		return nil, err
 	}
-	b, err := openBucketWith(key, url, url, sealed)
-	if err != nil {
-		return nil, err
-	}
+	key, b, sealed := ub.key, ub.bucket, ub.sealed
 	tmp, err := os.MkdirTemp("", "sealfs-view-*")
 	if err != nil {
 		b.Close()
@@ -62,6 +56,49 @@ func openBucketView(keyFile, url, credsFile string) (v *bucketView, err error) {
 	return v, nil
 }
 
+// unlockedBucket is a bucket opened for a store that exists only there,
+// and the master key that opens it.
+type unlockedBucket struct {
+	key    *crypto.MasterKey
+	bucket *remote.Bucket
+	sealed []byte        // the credentials, sealed for the new store; nil if none
+	slots  *keyslot.File // the bucket's genuine slot file; nil if none
+}
+
+// openBucketUnlocked opens the bucket at url with the credentials file (in
+// the clear, as the user has it) and unlocks it as loc says: with a key
+// file, or with a passphrase or recovery code that opens one of the
+// bucket's key slots.
+func openBucketUnlocked(loc location, url, credsFile string) (*unlockedBucket, error) {
+	var creds []byte
+	if credsFile != "" {
+		var err error
+		if creds, err = os.ReadFile(credsFile); err != nil {
+			return nil, usageError{fmt.Errorf("credentials file: %w", err)}
+		}
+		defer clear(creds)
+	}
+	b, err := openBucketCreds(url, creds)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	key, slots, err := loc.unlockBucket(ctx, b)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	ub := &unlockedBucket{key: key, bucket: b, slots: slots}
+	if creds != nil {
+		if ub.sealed, err = key.SealCredentials(url, creds); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	return ub, nil
+}
+
 // Close closes the bucket and removes the temporary store (closed first).
 func (v *bucketView) Close() {
 	v.bucket.Close()
@@ -71,8 +108,8 @@ func (v *bucketView) Close() {
 // serveBucketView mounts the newest snapshot of the bucket read-only, on
 // a machine with no store of its own: content is read from the bucket as
 // it is needed. It takes no lease, so the writer goes on writing.
-func serveBucketView(keyFile string, so syncOptions, credsFile, mnt string, mo mountOpts, stderr io.Writer) error {
-	v, err := openBucketView(keyFile, so.remote, credsFile)
+func serveBucketView(loc location, so syncOptions, credsFile, mnt string, mo mountOpts, stderr io.Writer) error {
+	v, err := openBucketView(loc, so.remote, credsFile)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 package uploader
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"time"
 )
@@ -12,6 +15,9 @@ import (
 func (u *Uploader) Snapshot(ctx context.Context) error {
 	if u.cfg.Snapshots == nil {
 		return nil
+	}
+	if err := u.uploadSlots(ctx); err != nil {
+		return err
 	}
 	version := u.cfg.Meta.CommitVersion()
 	u.mu.Lock()
@@ -53,4 +59,32 @@ func (u *Uploader) snapshotLoop(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// SlotsKey is the bucket object of the store's key slots.
+const SlotsKey = "keyslots"
+
+// uploadSlots uploads the key slot file if it changed since the last time.
+func (u *Uploader) uploadSlots(ctx context.Context) error {
+	if u.cfg.KeySlots == nil {
+		return nil
+	}
+	b, err := u.cfg.KeySlots()
+	if err != nil || b == nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	u.mu.Lock()
+	same := sum == u.slotsSum
+	u.mu.Unlock()
+	if same {
+		return nil
+	}
+	if _, err := u.cfg.Bucket.Replace(ctx, SlotsKey, bytes.NewReader(b), int64(len(b))); err != nil {
+		return fmt.Errorf("upload key slots: %w", err)
+	}
+	u.mu.Lock()
+	u.slotsSum = sum
+	u.mu.Unlock()
+	return nil
 }

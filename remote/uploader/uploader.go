@@ -40,6 +40,10 @@ type Config struct {
 	PermanentRetry time.Duration
 	// Snapshots uploads the metadata snapshots; nil: none.
 	Snapshots *snapshot.Writer
+	// KeySlots returns the store's key slot file, uploaded with the
+	// snapshots (to SlotsKey) whenever it changed, so that a recovery
+	// can unlock with any slot's secret; nil, or nil bytes: none.
+	KeySlots func() ([]byte, error)
 	// SnapshotEvery is the longest time between metadata snapshots while
 	// there are changes; default one hour.
 	SnapshotEvery time.Duration
@@ -67,7 +71,8 @@ type Uploader struct {
 	rate      rateMeter
 	changed   chan struct{} // closed and replaced whenever a job finishes
 
-	snapshotVersion uint64 // metadata version of the last snapshot
+	snapshotVersion uint64   // metadata version of the last snapshot
+	slotsSum        [32]byte // SHA-256 of the key slots last uploaded
 
 	rekeying sync.Mutex // one applyRekeys at a time
 
