@@ -2,11 +2,17 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/sealfs/sealfs/keyslot"
 )
 
 // cheapKDF keeps the tests' Argon2id runs short; the default cost is
@@ -234,4 +240,54 @@ func readFile(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSlotChangeSurvivesKill: kill -9 at random points of `key passwd`;
+// each time the store opens with the old passphrase or the new one, and
+// keys.json is whole.
+func TestSlotChangeSurvivesKill(t *testing.T) {
+	m := mountSealfs(t)
+	m.Unmount(t)
+	store := m.Store
+	cur := secretFile(t, "passphrase number 0")
+	slot := addedSlot(t, runSealfsOK(t, "key", "add", "--store", store, "--unlock-key-file", m.Key, "--passphrase", "--new-passphrase-file", cur, cheapKDF).Stdout)
+
+	// A whole run's time, to spread the kills over it.
+	next := secretFile(t, "passphrase number 1")
+	start := time.Now()
+	runSealfsOK(t, "key", "passwd", "--store", store, "--passphrase-file", cur, "--new-passphrase-file", next, slot, cheapKDF)
+	span := time.Since(start)
+	cur = next
+
+	rng := newRand(7)
+	kept, changed := 0, 0
+	for i := 2; i < 22; i++ {
+		next := secretFile(t, fmt.Sprintf("passphrase number %d", i))
+		cmd := exec.Command(sealfsBin, "key", "passwd", "--store", store, "--passphrase-file", cur, "--new-passphrase-file", next, slot, cheapKDF)
+		cmd.Env = sealfsEnv(t)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Uint64() % uint64(span+span/4)))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+
+		if _, err := keyslot.Parse(readFile(t, filepath.Join(store, "keys.json"))); err != nil {
+			t.Fatalf("run %d: keys.json after kill -9: %v", i, err)
+		}
+		oldOK := runSealfs(t, nil, "key", "list", "--store", store, "--passphrase-file", cur).Code == 0
+		newOK := runSealfs(t, nil, "key", "list", "--store", store, "--passphrase-file", next).Code == 0
+		switch {
+		case oldOK && newOK:
+			t.Fatalf("run %d: both the old and the new passphrase open the slot", i)
+		case !oldOK && !newOK:
+			t.Fatalf("run %d: neither the old nor the new passphrase opens the store after kill -9", i)
+		case newOK:
+			cur = next
+			changed++
+		default:
+			kept++
+		}
+	}
+	t.Logf("20 kills: %d left the old passphrase, %d the new one", kept, changed)
 }
