@@ -3,6 +3,7 @@ package crypto
 import (
 	"crypto/hkdf"
 	"crypto/hmac"
+	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -13,10 +14,11 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Key slots keep the master key wrapped under a key derived from a secret
-// the user holds: a passphrase (Argon2id) or a recovery code (HKDF; the code
-// is 160 random bits, so a slow KDF would add nothing). The slot file's
-// layout is package keyslot's; this file holds the primitives.
+// Key slots keep the master key for a secret the user holds: a passphrase
+// (Argon2id) or a recovery code (HKDF; the code is 160 random bits, so a
+// slow KDF would add nothing) gives a key-encryption key (KEK), which opens
+// the slot's private key, to which the master key is sealed. The slot
+// file's layout is package keyslot's; this file holds the primitives.
 
 const (
 	labelSlots    = "sealfs key-slots v1"
@@ -81,23 +83,79 @@ func RecoveryKEK(code, salt []byte) []byte {
 	return out
 }
 
-// WrappedKeySize is the size of a master key wrapped in a slot.
-const WrappedKeySize = 12 + KeySize + 16
+// A slot that takes a secret (passphrase, recovery code) is an HPKE
+// recipient (RFC 9180; ML-KEM-768 + X25519, HKDF-SHA256, AES-256-GCM): its
+// private key is derived from a random seed, the seed is wrapped under the
+// key-encryption key the secret gives, and the master key is sealed to the
+// public key. So a new master key (rotation) is sealed to every slot
+// without knowing any slot's secret, and a slot's secret learns only the
+// master keys sealed to it since it was set. The hybrid KEM keeps a sealed
+// key safe from a future quantum computer that could break X25519 alone:
+// the bucket keeps these for years.
+var (
+	slotKEM  = hpke.MLKEM768X25519()
+	slotKDF  = hpke.HKDFSHA256()
+	slotAEAD = hpke.AES256GCM()
+)
 
-// WrapMasterKey seals k under kek: nonce(12) || AES-256-GCM(k) || tag(16).
-// aad binds it to its store and slot.
-func WrapMasterKey(kek []byte, k *MasterKey, aad []byte) []byte {
-	return newAEAD(kek).Seal(nil, nil, k.key[:], aad)
+// SlotSeedSize is the size of a slot's private key seed.
+const SlotSeedSize = 32
+
+// WrappedSeedSize is the size of a slot seed wrapped under its KEK.
+const WrappedSeedSize = 12 + SlotSeedSize + 16
+
+// NewSlotSeed returns a new slot's private key seed and its public key.
+// The caller clears the seed.
+func NewSlotSeed() (seed, public []byte, err error) {
+	seed = make([]byte, SlotSeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, nil, fmt.Errorf("new slot seed: %w", err)
+	}
+	priv, err := slotKEM.DeriveKeyPair(seed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("new slot key: %w", err)
+	}
+	return seed, priv.PublicKey().Bytes(), nil
 }
 
-// UnwrapMasterKey opens what WrapMasterKey sealed; ErrWrongKey when kek or
-// aad differ or the bytes were changed (a wrong passphrase, mostly).
-func UnwrapMasterKey(kek, wrapped, aad []byte) (*MasterKey, error) {
-	if len(wrapped) != WrappedKeySize {
-		return nil, fmt.Errorf("wrapped master key: %d bytes, want %d: %w", len(wrapped), WrappedKeySize, ErrWrongKey)
+// WrapSlotSeed seals a slot's seed under kek: nonce(12) || AES-256-GCM(seed)
+// || tag(16). aad binds it to its store and slot.
+func WrapSlotSeed(kek, seed, aad []byte) []byte {
+	return newAEAD(kek).Seal(nil, nil, seed, aad)
+}
+
+// UnwrapSlotSeed opens what WrapSlotSeed sealed; ErrWrongKey when kek or
+// aad differ or the bytes were changed (a wrong passphrase, mostly). The
+// caller clears the seed.
+func UnwrapSlotSeed(kek, wrapped, aad []byte) ([]byte, error) {
+	if len(wrapped) != WrappedSeedSize {
+		return nil, fmt.Errorf("wrapped slot seed: %d bytes, want %d: %w", len(wrapped), WrappedSeedSize, ErrWrongKey)
 	}
-	b, err := newAEAD(kek).Open(nil, nil, wrapped, aad)
+	seed, err := newAEAD(kek).Open(nil, nil, wrapped, aad)
 	if err != nil {
+		return nil, ErrWrongKey
+	}
+	return seed, nil
+}
+
+// SealToSlot seals k to a slot's public key (HPKE base mode, info aad).
+func SealToSlot(public []byte, k *MasterKey, aad []byte) ([]byte, error) {
+	pub, err := slotKEM.NewPublicKey(public)
+	if err != nil {
+		return nil, fmt.Errorf("slot public key: %w", ErrWrongKey)
+	}
+	return hpke.Seal(pub, slotKDF, slotAEAD, aad, k.key[:])
+}
+
+// OpenSlot opens the master key sealed to the slot whose seed is given;
+// ErrWrongKey when anything differs.
+func OpenSlot(seed, sealed, aad []byte) (*MasterKey, error) {
+	priv, err := slotKEM.DeriveKeyPair(seed)
+	if err != nil {
+		return nil, ErrWrongKey
+	}
+	b, err := hpke.Open(priv, slotKDF, slotAEAD, aad, sealed)
+	if err != nil || len(b) != KeySize {
 		return nil, ErrWrongKey
 	}
 	defer clear(b)

@@ -13,7 +13,10 @@ import (
 // BenchmarkPassphraseKEK.
 var cheapArgon2 = crypto.Argon2Params{Time: 1, MemoryKiB: 8 << 10, Threads: 1}
 
-func TestWrapMasterKey(t *testing.T) {
+// TestSlotSeedAndSeal: a slot's seed opens only with its KEK and AAD, and
+// the master key sealed to its public key only with its seed and AAD; a
+// new key sealed to the same public key needs no secret.
+func TestSlotSeedAndSeal(t *testing.T) {
 	k, err := crypto.GenerateMasterKey()
 	if err != nil {
 		t.Fatal(err)
@@ -26,17 +29,37 @@ func TestWrapMasterKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seed, public, err := crypto.NewSlotSeed()
+	if err != nil {
+		t.Fatal(err)
+	}
 	aad := []byte("store\x00slot")
-	w := crypto.WrapMasterKey(kek, k, aad)
-	if len(w) != crypto.WrappedKeySize {
-		t.Fatalf("wrapped key is %d bytes, want %d", len(w), crypto.WrappedKeySize)
+	w := crypto.WrapSlotSeed(kek, seed, aad)
+	if len(w) != crypto.WrappedSeedSize {
+		t.Fatalf("wrapped seed is %d bytes, want %d", len(w), crypto.WrappedSeedSize)
 	}
-	if w2 := crypto.WrapMasterKey(kek, k, aad); bytes.Equal(w, w2) {
-		t.Error("two wraps of one key are equal: the nonce is not random")
+	if w2 := crypto.WrapSlotSeed(kek, seed, aad); bytes.Equal(w, w2) {
+		t.Error("two wraps of one seed are equal: the nonce is not random")
 	}
-	got, err := crypto.UnwrapMasterKey(kek, w, aad)
-	if err != nil || got.ID() != k.ID() {
-		t.Fatalf("unwrap: %v, key %v, want %v", err, got, k)
+	got, err := crypto.UnwrapSlotSeed(kek, w, aad)
+	if err != nil || !bytes.Equal(got, seed) {
+		t.Fatalf("unwrap: %v", err)
+	}
+	sealed, err := crypto.SealToSlot(public, k, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened, err := crypto.OpenSlot(seed, sealed, aad); err != nil || opened.ID() != k.ID() {
+		t.Fatalf("open sealed key: %v", err)
+	}
+	// Rotation: a new key sealed to the public key alone.
+	k2, _ := crypto.GenerateMasterKey()
+	sealed2, err := crypto.SealToSlot(public, k2, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened, err := crypto.OpenSlot(seed, sealed2, aad); err != nil || opened.ID() != k2.ID() {
+		t.Fatalf("open the key sealed without the secret: %v", err)
 	}
 
 	wrongKEK, _ := crypto.PassphraseKEK([]byte("correct horsf"), salt, cheapArgon2)
@@ -53,9 +76,27 @@ func TestWrapMasterKey(t *testing.T) {
 		"flipped bit":      {kek, flipped, aad},
 		"short":            {kek, w[:len(w)-1], aad},
 	} {
-		if _, err := crypto.UnwrapMasterKey(tc.kek, tc.w, tc.aad); !errors.Is(err, crypto.ErrWrongKey) {
-			t.Errorf("%s: %v, want ErrWrongKey", name, err)
+		if _, err := crypto.UnwrapSlotSeed(tc.kek, tc.w, tc.aad); !errors.Is(err, crypto.ErrWrongKey) {
+			t.Errorf("seed, %s: %v, want ErrWrongKey", name, err)
 		}
+	}
+	otherSeed, _, _ := crypto.NewSlotSeed()
+	flippedSealed := bytes.Clone(sealed)
+	flippedSealed[len(sealed)-20] ^= 1
+	for name, tc := range map[string]struct {
+		seed, sealed, aad []byte
+	}{
+		"other seed":  {otherSeed, sealed, aad},
+		"other aad":   {seed, sealed, []byte("store\x00slot2")},
+		"flipped bit": {seed, flippedSealed, aad},
+		"short":       {seed, sealed[:len(sealed)-1], aad},
+	} {
+		if _, err := crypto.OpenSlot(tc.seed, tc.sealed, tc.aad); !errors.Is(err, crypto.ErrWrongKey) {
+			t.Errorf("sealed key, %s: %v, want ErrWrongKey", name, err)
+		}
+	}
+	if _, err := crypto.SealToSlot(public[:10], k, aad); err == nil {
+		t.Error("sealed to a cut public key")
 	}
 }
 

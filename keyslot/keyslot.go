@@ -69,7 +69,12 @@ type Slot struct {
 	Created  time.Time `json:"created"`
 	LastUsed time.Time `json:"last_used,omitzero"`
 	KDF      *KDF      `json:"kdf,omitempty"`
-	Wrapped  string    `json:"wrapped,omitempty"` // hex of crypto.WrapMasterKey
+	// For the kinds that take a secret: the slot's HPKE public key, its
+	// private key seed wrapped under the secret's KEK, and the master key
+	// sealed to the public key (all hex).
+	Public string `json:"public,omitempty"`
+	Seed   string `json:"seed,omitempty"`
+	Sealed string `json:"sealed,omitempty"`
 }
 
 // File is the slot file of one store.
@@ -232,7 +237,10 @@ func (f *File) AddRecoveryCode(k *crypto.MasterKey) (*Slot, string, error) {
 	}
 	kek := crypto.RecoveryKEK(code, salt)
 	defer clear(kek)
-	s.Wrapped = hex.EncodeToString(crypto.WrapMasterKey(kek, k, f.aad(s)))
+	if err := f.setSecret(s, k, kek); err != nil {
+		f.Slots = f.Slots[:len(f.Slots)-1]
+		return nil, "", err
+	}
 	return s, text, nil
 }
 
@@ -259,7 +267,49 @@ func (f *File) wrapPassphrase(s *Slot, k *crypto.MasterKey, passphrase []byte, p
 	}
 	defer clear(kek)
 	s.KDF = &KDF{Alg: algArgon2id, Salt: hex.EncodeToString(salt), Time: p.Time, MemoryKiB: p.MemoryKiB, Threads: p.Threads}
-	s.Wrapped = hex.EncodeToString(crypto.WrapMasterKey(kek, k, f.aad(s)))
+	return f.setSecret(s, k, kek)
+}
+
+// setSecret gives slot s a new key pair, its seed wrapped under kek, and k
+// sealed to it. A new secret always gets a new key pair: whoever knew the
+// old secret (and kept the old file) must not learn keys sealed later.
+func (f *File) setSecret(s *Slot, k *crypto.MasterKey, kek []byte) error {
+	seed, public, err := crypto.NewSlotSeed()
+	if err != nil {
+		return err
+	}
+	defer clear(seed)
+	s.Public = hex.EncodeToString(public)
+	s.Seed = hex.EncodeToString(crypto.WrapSlotSeed(kek, seed, f.aad(s)))
+	return f.sealTo(s, k)
+}
+
+func (f *File) sealTo(s *Slot, k *crypto.MasterKey) error {
+	public, err := hex.DecodeString(s.Public)
+	if err != nil {
+		return fmt.Errorf("slot %s: damaged public key", s.ID)
+	}
+	sealed, err := crypto.SealToSlot(public, k, f.aad(s))
+	if err != nil {
+		return fmt.Errorf("slot %s: %w", s.ID, err)
+	}
+	s.Sealed = hex.EncodeToString(sealed)
+	return nil
+}
+
+// Reseal makes next the key every slot gives, without any slot's secret:
+// the master key is sealed anew to each slot's public key, and the file
+// names next (seal it under next). Key files hold the key itself, so their
+// slots need nothing; the caller writes the new key file.
+func (f *File) Reseal(next *crypto.MasterKey) error {
+	for i := range f.Slots {
+		if s := &f.Slots[i]; s.Kind != KeyFile {
+			if err := f.sealTo(s, next); err != nil {
+				return err
+			}
+		}
+	}
+	f.KeyID = next.ID().String()
 	return nil
 }
 

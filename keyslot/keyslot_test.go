@@ -119,10 +119,12 @@ func TestTamper(t *testing.T) {
 		"last used": func(f *keyslot.File) { f.Slots[0].LastUsed = f.Slots[1].Created },
 		"dropped":   func(f *keyslot.File) { f.Slots = f.Slots[1:] },
 		"id":        func(f *keyslot.File) { f.Slots[2].ID = "ffffffff" },
+		"public":    func(f *keyslot.File) { f.Slots[1].Public = f.Slots[2].Public },
+		"sealed":    func(f *keyslot.File) { f.Slots[1].Sealed = f.Slots[2].Sealed },
 	}
 	for name, edit := range edits {
-		// The passphrase slot itself is untouched, so it still unwraps the
-		// key; the MAC over the whole file then fails.
+		// The passphrase still opens its slot's seed; the sealed key or
+		// the MAC over the whole file then fails.
 		g, _ := keyslot.Parse(good)
 		edit(g)
 		g = reparse(t, g)
@@ -318,5 +320,52 @@ func TestUpdate(t *testing.T) {
 	// A file naming another store is refused.
 	if _, err := keyslot.Read(dir, "ffffffffffffffffffffffffffffffff", k.ID().String()); !errors.Is(err, keyslot.ErrNotAuthentic) {
 		t.Errorf("keys.json read for another store: %v", err)
+	}
+}
+
+// TestReseal: a new master key is sealed to every slot without their
+// secrets; each secret then gives the new key, the old key file opens
+// nothing, and a copy of the file from before still gives only the old key.
+func TestReseal(t *testing.T) {
+	k := newKey(t)
+	f, code := slotsOf(t, k)
+	before := f.Marshal()
+	k2 := newKey(t)
+	if err := f.Reseal(k2); err != nil {
+		t.Fatal(err)
+	}
+	f.Seal(k2)
+	f = reparse(t, f)
+	for name, s := range map[string]keyslot.Secret{
+		"passphrase":    {Passphrase: []byte("correct horse")},
+		"recovery code": {Passphrase: []byte(code)},
+		"new key file":  {Key: k2},
+	} {
+		if got, _, err := f.Unlock(s); err != nil || got.ID() != k2.ID() {
+			t.Errorf("%s after reseal: %v (key %v, want %v)", name, err, got, k2.ID())
+		}
+	}
+	if _, _, err := f.Unlock(keyslot.Secret{Key: k}); !errors.Is(err, crypto.ErrWrongKey) {
+		t.Errorf("the old key file after reseal: %v, want ErrWrongKey", err)
+	}
+	old, _ := keyslot.Parse(before)
+	if got, _, err := old.Unlock(keyslot.Secret{Passphrase: []byte("correct horse")}); err != nil || got.ID() != k.ID() {
+		t.Errorf("the file from before: %v, %v", got, err)
+	}
+}
+
+// TestPasswdNewKeyPair: a changed passphrase gets a new key pair, so the
+// old passphrase and a kept copy of the old file learn nothing sealed to
+// the slot afterwards.
+func TestPasswdNewKeyPair(t *testing.T) {
+	k := newKey(t)
+	f, _ := slotsOf(t, k)
+	was := f.Slots[1]
+	if err := f.Passwd(k, was.ID, []byte("battery staple"), cheap); err != nil {
+		t.Fatal(err)
+	}
+	now := f.Slots[1]
+	if now.Public == was.Public || now.Seed == was.Seed || now.KDF.Salt == was.KDF.Salt || now.Sealed == was.Sealed {
+		t.Errorf("passwd kept part of the old slot:\nwas %+v\nnow %+v", was, now)
 	}
 }

@@ -88,16 +88,31 @@ func (f *File) open(s *Slot, kek func(salt []byte, kdf *KDF) ([]byte, error)) (*
 	if err != nil || len(salt) != crypto.SlotSaltSize {
 		return nil, errors.New("damaged salt")
 	}
-	wrapped, err := hex.DecodeString(s.Wrapped)
+	wrapped, err := hex.DecodeString(s.Seed)
 	if err != nil {
-		return nil, errors.New("damaged wrapped key")
+		return nil, errors.New("damaged seed")
+	}
+	sealed, err := hex.DecodeString(s.Sealed)
+	if err != nil {
+		return nil, errors.New("damaged sealed key")
 	}
 	key, err := kek(salt, s.KDF)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(key)
-	return crypto.UnwrapMasterKey(key, wrapped, f.aad(s))
+	seed, err := crypto.UnwrapSlotSeed(key, wrapped, f.aad(s))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(seed)
+	k, err := crypto.OpenSlot(seed, sealed, f.aad(s))
+	if err != nil {
+		// The secret was right (the seed opened): the sealed key is not
+		// the slot's. Tampering, not a wrong passphrase.
+		return nil, fmt.Errorf("sealed key does not open: %w", ErrNotAuthentic)
+	}
+	return k, nil
 }
 
 // unlockKeyFile accepts the key of a key file if the store still has a

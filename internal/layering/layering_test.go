@@ -17,7 +17,8 @@ var allowed = map[string][]string{
 	"backup":          nil,
 	"schedule":        {"backup", "meta"},
 	"meta":            nil,
-	"store":           {"crypto", "meta"},
+	"keyslot":         {"crypto"},
+	"store":           {"crypto", "keyslot", "meta"},
 	"fs":              {"crypto", "meta", "fs/version"},
 	"fs/version":      {"crypto", "meta"},
 	"remote/driver":   nil,
@@ -26,7 +27,7 @@ var allowed = map[string][]string{
 	"remote/uploader": {"crypto", "meta", "remote", "remote/driver", "remote/snapshot"},
 	"remote/cache":    {"crypto", "meta", "remote", "remote/driver", "remote/uploader"},
 	"check":           {"crypto", "meta", "store", "remote", "remote/cache", "remote/driver", "remote/uploader"},
-	"recovery":        {"crypto", "meta", "store", "remote", "remote/driver", "remote/snapshot", "remote/uploader"},
+	"recovery":        {"crypto", "keyslot", "meta", "store", "remote", "remote/driver", "remote/snapshot", "remote/uploader"},
 }
 
 // TestLayering checks every non-test import of the packages above.
