@@ -138,3 +138,21 @@ func syncDir(dir string) error {
 	}
 	return err
 }
+
+// ReplaceKeyFile puts k in the key file at path in one step: it is written
+// whole beside it (WriteKeyFile) and renamed over it, so a crash leaves
+// the old key file or the new one.
+func ReplaceKeyFile(path string, k *MasterKey) error {
+	tmp := path + ".new"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("replace key file %s: %w", path, err)
+	}
+	if err := WriteKeyFile(tmp, k); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("replace key file %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}

@@ -190,3 +190,24 @@ func BenchmarkPassphraseKEK(b *testing.B) {
 		}
 	}
 }
+
+func TestSealKey(t *testing.T) {
+	k1, _ := crypto.GenerateMasterKey()
+	k2, _ := crypto.GenerateMasterKey()
+	k3, _ := crypto.GenerateMasterKey()
+	s := k1.SealKey(k2)
+	got, err := k1.OpenKey(s, k2.ID())
+	if err != nil || got.ID() != k2.ID() {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := k3.OpenKey(s, k2.ID()); !errors.Is(err, crypto.ErrWrongKey) {
+		t.Errorf("another key opens it: %v", err)
+	}
+	if _, err := k1.OpenKey(s, k3.ID()); !errors.Is(err, crypto.ErrWrongKey) {
+		t.Errorf("opens for another ID: %v", err)
+	}
+	s[20] ^= 1
+	if _, err := k1.OpenKey(s, k2.ID()); !errors.Is(err, crypto.ErrWrongKey) {
+		t.Errorf("flipped bit: %v", err)
+	}
+}

@@ -150,3 +150,32 @@ func lock(storeDir string) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// Rotate seals next to every slot of the store's slot file, whose key is
+// old or (a rotation resumed) already next, and writes it sealed under
+// next. No slot's secret is needed (File.Reseal).
+func Rotate(storeDir, storeID string, old, next *crypto.MasterKey) error {
+	unlock, err := lock(storeDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := Read(storeDir, storeID, old.ID().String())
+	if err != nil {
+		return err
+	}
+	switch f.KeyID {
+	case next.ID().String():
+		return f.Verify(next) // done before
+	case old.ID().String():
+		if err := f.Verify(old); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w (slot file names key %s)", crypto.ErrWrongKey, f.KeyID)
+	}
+	if err := f.Reseal(next); err != nil {
+		return err
+	}
+	return write(storeDir, f, next)
+}

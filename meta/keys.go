@@ -16,6 +16,7 @@ const (
 	tagRetired   = 'r' // r <after> <file id> -> Retired (kept for the retention period)
 	tagRekey     = 'm' // m <dir>          -> Rekey (plain copies to move after a rename)
 	tagSchedule  = 'S' // S <name>         -> a backup schedule (the schedule package's JSON)
+	tagStale     = 'P' // P                -> the bucket's snapshots are under a retired key
 	keyInoSeq    = "s/ino"
 )
 

@@ -28,12 +28,29 @@ const (
 	sealedOverhead     = 1 + 12 + 16
 )
 
-// sealer seals and opens values. It is safe for concurrent use.
+// sealer seals and opens values. It is safe for concurrent use. While a
+// key rotation is under way it also opens values sealed under the previous
+// key (prev); it seals under the current one only.
 type sealer struct {
 	aead cipher.AEAD
+	prev cipher.AEAD // nil outside a rotation
 }
 
-func newSealer(key []byte) (*sealer, error) {
+func newSealer(key, prev []byte) (*sealer, error) {
+	aead, err := newValueAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &sealer{aead: aead}
+	if prev != nil {
+		if s.prev, err = newValueAEAD(prev); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func newValueAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != ValueKeySize {
 		return nil, fmt.Errorf("metadata value key is %d bytes, want %d", len(key), ValueKeySize)
 	}
@@ -41,11 +58,7 @@ func newSealer(key []byte) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
+	return cipher.NewGCMWithRandomNonce(block)
 }
 
 func valueAAD(key []byte) []byte {
@@ -62,14 +75,26 @@ func (s *sealer) seal(key, plain []byte) []byte {
 // open returns the plaintext of the value stored under key, or an error
 // wrapping ErrDamaged.
 func (s *sealer) open(key, sealed []byte) ([]byte, error) {
+	plain, _, err := s.openWhich(key, sealed)
+	return plain, err
+}
+
+// openWhich is open, and reports whether the value was sealed under the
+// previous key (so a rotation must reseal it).
+func (s *sealer) openWhich(key, sealed []byte) (plain []byte, old bool, err error) {
 	if len(sealed) < sealedOverhead || sealed[0] != sealedValueVersion {
-		return nil, fmt.Errorf("%s: %w", describeKey(key), ErrDamaged)
+		return nil, false, fmt.Errorf("%s: %w", describeKey(key), ErrDamaged)
 	}
-	plain, err := s.aead.Open(nil, nil, sealed[1:], valueAAD(key))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", describeKey(key), ErrDamaged)
+	aad := valueAAD(key)
+	if plain, err := s.aead.Open(nil, nil, sealed[1:], aad); err == nil {
+		return plain, false, nil
 	}
-	return plain, nil
+	if s.prev != nil {
+		if plain, err := s.prev.Open(nil, nil, sealed[1:], aad); err == nil {
+			return plain, true, nil
+		}
+	}
+	return nil, false, fmt.Errorf("%s: %w", describeKey(key), ErrDamaged)
 }
 
 // unsealed reports whether the record under key is written by Badger itself

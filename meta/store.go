@@ -45,12 +45,15 @@ type Store struct {
 type Keys struct {
 	AtRest []byte
 	Values []byte
+	// PrevValues, during a key rotation, is the previous value key:
+	// values it sealed still open, until Reseal has resealed them.
+	PrevValues []byte
 }
 
 // Open opens (creating if needed) the metadata store in dir. Memory use is
 // kept small: sealfs runs beside the workloads it backs up.
 func Open(dir string, keys Keys) (*Store, error) {
-	s, err := newSealer(keys.Values)
+	s, err := newSealer(keys.Values, keys.PrevValues)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +96,7 @@ func (s *Store) maxIno() (Ino, error) {
 // which Badger will not open read-only: that is ErrNeedsRecovery, and one
 // Open and Close recovers it (as the next mount would).
 func OpenReadOnly(dir string, keys Keys) (*Store, error) {
-	s, err := newSealer(keys.Values)
+	s, err := newSealer(keys.Values, keys.PrevValues)
 	if err != nil {
 		return nil, err
 	}

@@ -279,6 +279,9 @@ func OpenReadOnly(dir string, key *crypto.MasterKey) (*Store, error) {
 }
 
 func open(dir string, key *crypto.MasterKey, readOnly bool) (*Store, error) {
+	if Rotating(dir) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrRotating)
+	}
 	cfg, err := CheckKey(dir, key)
 	if err != nil {
 		return nil, err
