@@ -22,16 +22,16 @@ const minPassphrase = 8
 func keyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key COMMAND",
-		Short: "list, add, remove and change the key slots that unlock the store",
+		Short: "list, add, remove and change the key slots that unlock the store; rotate the master key",
 		Long: `A store's master key is unlocked through key slots: key files (which hold the master key
 itself), passphrases (Argon2id) and recovery codes (shown once). Every command that opens
 a store takes --key-file, --passphrase-file (or $SEALFS_PASSPHRASE_FILE) or
 --passphrase-command, or asks for a passphrase when stdin is a terminal. A recovery code is
 given wherever a passphrase is. The slots travel with the store and to its bucket, so
-sealfs recover takes any slot's secret.`,
+sealfs recover takes any slot's secret. key rotate replaces the master key itself.`,
 		RunE: groupRun,
 	}
-	cmd.AddCommand(keyListCommand(), keyAddCommand(), keyRemoveCommand(), keyPasswdCommand())
+	cmd.AddCommand(keyListCommand(), keyAddCommand(), keyRemoveCommand(), keyPasswdCommand(), keyRotateCommand())
 	return cmd
 }
 

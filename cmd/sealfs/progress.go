@@ -28,10 +28,16 @@ func quoteName(p string) string {
 // every ten seconds, and at the end) anywhere else. verb says what is
 // done to the files, in -ing and -ed forms ("downloading", "downloaded").
 func newProgress(w io.Writer, doing, done string) progress {
+	return newCountProgress(w, doing, done, "files")
+}
+
+// newCountProgress is newProgress counting things called noun; with no
+// bytes given to Start, it counts those alone.
+func newCountProgress(w io.Writer, doing, done, noun string) progress {
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return &barProgress{w: w, doing: doing}
+		return &barProgress{w: w, doing: doing, noun: noun}
 	}
-	return &lineProgress{w: w, doing: doing, done: done, every: 10 * time.Second}
+	return &lineProgress{w: w, doing: doing, done: done, noun: noun, every: 10 * time.Second}
 }
 
 type progress interface {
@@ -42,28 +48,40 @@ type progress interface {
 }
 
 type barProgress struct {
-	w     io.Writer
-	doing string
-	bar   *progressbar.ProgressBar
+	w           io.Writer
+	doing, noun string
+	counts      bool // no bytes: the bar counts nouns
+	bar         *progressbar.ProgressBar
 }
 
 func (p *barProgress) Start(files int, bytes int64) {
-	p.bar = progressbar.NewOptions64(bytes,
+	total := bytes
+	if p.counts = bytes == 0; p.counts {
+		total = int64(files)
+	}
+	p.bar = progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(p.w),
-		progressbar.OptionSetDescription(fmt.Sprintf("%s %d files", p.doing, files)),
-		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetDescription(fmt.Sprintf("%s %d %s", p.doing, files, p.noun)),
+		progressbar.OptionShowBytes(!p.counts),
+		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)
 }
 
-func (p *barProgress) Add(_ int, bytes int64) { p.bar.Add64(bytes) }
-func (p *barProgress) Done()                  { p.bar.Finish() }
+func (p *barProgress) Add(files int, bytes int64) {
+	if p.counts {
+		p.bar.Add(files)
+	} else {
+		p.bar.Add64(bytes)
+	}
+}
+func (p *barProgress) Done() { p.bar.Finish() }
 
 type lineProgress struct {
-	w           io.Writer
-	doing, done string
-	every       time.Duration
+	w                 io.Writer
+	doing, done, noun string
+	every             time.Duration
 
 	mu         sync.Mutex
 	files, n   int
@@ -73,7 +91,11 @@ type lineProgress struct {
 
 func (p *lineProgress) Start(files int, bytes int64) {
 	p.files, p.total, p.last = files, bytes, time.Now()
-	fmt.Fprintf(p.w, "%s %d files, %d bytes\n", p.doing, files, bytes)
+	if bytes == 0 {
+		fmt.Fprintf(p.w, "%s %d %s\n", p.doing, files, p.noun)
+		return
+	}
+	fmt.Fprintf(p.w, "%s %d %s, %d bytes\n", p.doing, files, p.noun, bytes)
 }
 
 func (p *lineProgress) Add(files int, bytes int64) {
@@ -94,5 +116,9 @@ func (p *lineProgress) Done() {
 }
 
 func (p *lineProgress) line() {
-	fmt.Fprintf(p.w, "%s %d of %d files, %d of %d bytes\n", p.done, p.n, p.files, p.sum, p.total)
+	if p.total == 0 {
+		fmt.Fprintf(p.w, "%s %d of %d %s\n", p.done, p.n, p.files, p.noun)
+		return
+	}
+	fmt.Fprintf(p.w, "%s %d of %d %s, %d of %d bytes\n", p.done, p.n, p.files, p.noun, p.sum, p.total)
 }

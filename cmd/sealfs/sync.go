@@ -109,7 +109,15 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := checkPrefixOwner(ctx, bucket, key, st.ID(), o.takeover); err != nil {
+	rotated, err := snapshotsStale(st.Meta)
+	var current bool
+	if err == nil {
+		current, err = checkPrefixOwner(ctx, bucket, key, st.ID(), o.takeover, rotated != 0)
+	}
+	if err == nil && rotated != 0 && current {
+		err = clearSnapshotsStale(st.Meta)
+	}
+	if err != nil {
 		cancel()
 		bucket.Close()
 		return nil, err
@@ -170,27 +178,32 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 // checkPrefixOwner refuses (unless takeover) a bucket prefix whose newest
 // snapshots belong to another store, or do not open with this key: a new
 // store would otherwise write an empty snapshot beside a real backup.
-func checkPrefixOwner(ctx context.Context, b *remote.Bucket, key *crypto.MasterKey, id [16]byte, takeover bool) error {
+// After a key rotation whose snapshot did not reach the bucket (rotated),
+// manifests that do not open are this store's under its old key. current
+// reports that the newest manifest that opens is this store's.
+func checkPrefixOwner(ctx context.Context, b *remote.Bucket, key *crypto.MasterKey, id [16]byte, takeover, rotated bool) (current bool, err error) {
 	l, err := snapshot.List(ctx, b)
 	if err != nil {
-		return fmt.Errorf("look for snapshots: %w", err)
+		return false, fmt.Errorf("look for snapshots: %w", err)
 	}
-	if len(l.Manifests) == 0 || takeover {
-		return nil
+	if len(l.Manifests) == 0 {
+		return false, nil
 	}
 	m, _, err := snapshot.Latest(ctx, b, key, l)
 	switch {
 	case err == nil && m.StoreID == id:
-		return nil
+		return true, nil
+	case takeover, rotated && errors.Is(err, snapshot.ErrNoSnapshot):
+		return false, nil
 	case err == nil:
 		e := m.Newest()
-		return badInput("%s holds the backup of another store (%x, newest snapshot %s of %s): to restore it run `sealfs recover --remote %s`; to write to this prefix anyway mount with --takeover",
+		return false, badInput("%s holds the backup of another store (%x, newest snapshot %s of %s): to restore it run `sealfs recover --remote %s`; to write to this prefix anyway mount with --takeover",
 			b.URL(), m.StoreID, e.ID(), e.Taken().Format(time.RFC3339), b.URL())
 	case errors.Is(err, snapshot.ErrNoSnapshot):
-		return badInput("%s holds %d snapshot manifests that do not open with this key (another store's backup?); mount with --takeover to write there anyway",
+		return false, badInput("%s holds %d snapshot manifests that do not open with this key (another store's backup?); mount with --takeover to write there anyway",
 			b.URL(), len(l.Manifests))
 	}
-	return fmt.Errorf("look for snapshots: %w", err)
+	return false, fmt.Errorf("look for snapshots: %w", err)
 }
 
 // openBucket opens url with the store's sealed credentials, which were

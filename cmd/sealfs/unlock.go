@@ -166,6 +166,16 @@ func (l *location) unlock() (*crypto.MasterKey, error) {
 		return nil, err
 	}
 	defer clear(s.Passphrase)
+	return l.unlockWith(s)
+}
+
+// unlockWith is unlock with the secret given.
+func (l *location) unlockWith(s keyslot.Secret) (*crypto.MasterKey, error) {
+	if store.Rotating(l.store) {
+		// Keys and slots are between two master keys: only key rotate,
+		// which knows both, opens the store.
+		return nil, usageError{fmt.Errorf("%s: %w", l.store, store.ErrRotating)}
+	}
 	cfg, err := store.ReadConfig(l.store)
 	if err != nil {
 		if errors.Is(err, store.ErrNotExist) {
