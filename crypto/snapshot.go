@@ -128,7 +128,7 @@ func OpenSnapshot(k *MasterKey, b Backing) (SnapshotInfo, *File, error) {
 		return info, nil, fmt.Errorf("open snapshot: content version %d: %w", hdr.Version, ErrAuth)
 	}
 	w := NewWrapper(k)
-	f, err := OpenFile(w, content, FileKey{KeyID: w.keyID, Wrapped: w.wrap(hdr.FileID, dek)})
+	f, err := OpenFile(w, content, FileKey{KeyID: w.KeyID(), Wrapped: w.wrap(hdr.FileID, dek)})
 	if err != nil {
 		return info, nil, fmt.Errorf("open snapshot: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"sync/atomic"
 )
 
 // FileID identifies one content file; it is random, chosen at creation.
@@ -32,29 +33,58 @@ const WrappedDEKSize = 12 + KeySize + 16
 // another file's header or presented as belonging to another key. A Wrapper
 // is safe for concurrent use.
 type Wrapper struct {
+	cur atomic.Pointer[wrapKey]
+	// old is the key a rotation of a running store moved away from: DEKs
+	// it wrapped still unwrap (records not rewrapped yet, or written back
+	// from memory); nothing new is wrapped under it.
+	old atomic.Pointer[wrapKey]
+}
+
+type wrapKey struct {
 	aead  cipher.AEAD
 	keyID KeyID
 }
 
-// NewWrapper returns the DEK wrapper for k.
-func NewWrapper(k *MasterKey) *Wrapper {
+func newWrapKey(k *MasterKey) *wrapKey {
 	kek := k.derive(labelDEKKey, KeySize)
 	defer clear(kek)
-	return &Wrapper{aead: newAEAD(kek), keyID: k.ID()}
+	return &wrapKey{aead: newAEAD(kek), keyID: k.ID()}
 }
 
-// KeyID returns the ID of the master key this wrapper uses.
-func (w *Wrapper) KeyID() KeyID { return w.keyID }
+// NewWrapper returns the DEK wrapper for k.
+func NewWrapper(k *MasterKey) *Wrapper {
+	w := &Wrapper{}
+	w.cur.Store(newWrapKey(k))
+	return w
+}
+
+// Advance makes next the key new DEKs are wrapped under; the current one
+// still unwraps (key rotation of a running store).
+func (w *Wrapper) Advance(next *MasterKey) {
+	w.old.Store(w.cur.Load())
+	w.cur.Store(newWrapKey(next))
+}
+
+// KeyID returns the ID of the master key this wrapper wraps under.
+func (w *Wrapper) KeyID() KeyID { return w.cur.Load().keyID }
 
 // NewDEK returns a fresh random DEK for fileID, wrapped; the plain DEK never
 // leaves the package.
 func (w *Wrapper) NewDEK(fileID FileID) (wrapped []byte, err error) {
+	k, err := w.newFileKey(fileID)
+	return k.Wrapped, err
+}
+
+// newFileKey is NewDEK with the ID of the key it is wrapped under (read
+// once: a rotation may Advance the wrapper at any time).
+func (w *Wrapper) newFileKey(fileID FileID) (FileKey, error) {
 	var dek [KeySize]byte
 	defer clear(dek[:])
 	if _, err := rand.Read(dek[:]); err != nil {
-		return nil, fmt.Errorf("new DEK: %w", err)
+		return FileKey{}, fmt.Errorf("new DEK: %w", err)
 	}
-	return w.wrap(fileID, dek[:]), nil
+	cur := w.cur.Load()
+	return FileKey{KeyID: cur.keyID, Wrapped: cur.wrap(fileID, dek[:])}, nil
 }
 
 // CheckWrapped reports whether wrapped is a DEK this wrapper can unwrap for
@@ -84,26 +114,40 @@ func Rewrap(from, to *Wrapper, fileID FileID, k FileKey) (FileKey, error) {
 		return FileKey{}, fmt.Errorf("rewrap %s: %w", fileID, err)
 	}
 	defer clear(dek)
-	return FileKey{KeyID: to.keyID, Wrapped: to.wrap(fileID, dek)}, nil
+	cur := to.cur.Load()
+	return FileKey{KeyID: cur.keyID, Wrapped: cur.wrap(fileID, dek)}, nil
 }
 
-func (w *Wrapper) wrap(fileID FileID, dek []byte) []byte {
-	aad := wrapAAD(fileID, w.keyID)
-	return w.aead.Seal(make([]byte, 0, WrappedDEKSize), nil, dek, aad[:])
+// Stale reports whether k is wrapped under the key Advance moved away
+// from (so a rotation must rewrap it).
+func (w *Wrapper) Stale(k FileKey) bool {
+	old := w.old.Load()
+	return old != nil && k.KeyID == old.keyID && len(k.Wrapped) > 0
+}
+
+func (w *Wrapper) wrap(fileID FileID, dek []byte) []byte { return w.cur.Load().wrap(fileID, dek) }
+
+func (k *wrapKey) wrap(fileID FileID, dek []byte) []byte {
+	aad := wrapAAD(fileID, k.keyID)
+	return k.aead.Seal(make([]byte, 0, WrappedDEKSize), nil, dek, aad[:])
 }
 
 // unwrap returns the plain DEK; the caller clears it.
 func (w *Wrapper) unwrap(fileID FileID, keyID KeyID, wrapped []byte) ([]byte, error) {
-	if keyID != w.keyID {
+	k := w.cur.Load()
+	if old := w.old.Load(); old != nil && keyID == old.keyID {
+		k = old
+	}
+	if keyID != k.keyID {
 		return nil, fmt.Errorf("file %s is sealed under key %s, have key %s: %w",
-			fileID, keyID, w.keyID, ErrWrongKey)
+			fileID, keyID, k.keyID, ErrWrongKey)
 	}
 	if len(wrapped) != WrappedDEKSize {
 		return nil, fmt.Errorf("wrapped DEK of file %s is %d bytes, want %d: %w",
 			fileID, len(wrapped), WrappedDEKSize, ErrAuth)
 	}
 	aad := wrapAAD(fileID, keyID)
-	dek, err := w.aead.Open(make([]byte, 0, KeySize), nil, wrapped, aad[:])
+	dek, err := k.aead.Open(make([]byte, 0, KeySize), nil, wrapped, aad[:])
 	if err != nil {
 		// The key IDs match, so the key is right (barring a 2^-128 ID
 		// collision): the header was tampered with. Say both.

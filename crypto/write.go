@@ -261,11 +261,10 @@ func (f *File) newDEK() error { return f.useDEK(FileKey{}) }
 // and writes its header, sealed under it.
 func (f *File) useDEK(k FileKey) error {
 	if k.Wrapped == nil {
-		wrapped, err := f.w.NewDEK(f.hdr.FileID)
-		if err != nil {
+		var err error
+		if k, err = f.w.newFileKey(f.hdr.FileID); err != nil {
 			return err
 		}
-		k = FileKey{KeyID: f.w.keyID, Wrapped: wrapped}
 	}
 	dek, err := f.w.unwrap(f.hdr.FileID, k.KeyID, k.Wrapped)
 	if err != nil {

@@ -315,3 +315,97 @@ func TestKeyRotateSurvivesKill(t *testing.T) {
 	m = mountSealfs(t, withStore(newStore, ""), unlockWith("--passphrase-file", pass))
 	checkSums(t, m.Dir, want)
 }
+
+// TestKeyRotateMounted rotates through the daemon while rsync keeps
+// writing into the mount: the rotation and every rsync succeed, what was
+// written before, during and after reads back (mounted, after a remount
+// with the new key, and from the bucket), the content objects of before are
+// unchanged, and the old key opens nothing current.
+func TestKeyRotateMounted(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	pass := secretFile(t, "a passphrase across a mounted rotation")
+	runSealfsOK(t, "key", "add", "--store", store, "--unlock-key-file", key, "--passphrase", "--new-passphrase-file", pass, cheapKDF)
+	m := mountSealfs(t, withStore(store, key))
+	want := rotationTree(t, m, 300, 50<<20+3)
+	syncWait(t, store, key)
+	objects := objectSums(t, bucketDir)
+	old, err := crypto.LoadKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	src := t.TempDir()
+	live := map[string]string{}
+	for i := range 200 {
+		name := fmt.Sprintf("s%02d/g%03d", i%10, i)
+		mustMkdir(t, filepath.Join(src, filepath.Dir(name)), 0o755)
+		live[name] = writeRandomFile(t, filepath.Join(src, name), int64(50+i*61), uint64(1000+i))
+	}
+	stop := make(chan struct{})
+	rounds := make(chan int, 1)
+	rsyncErr := make(chan error, 1)
+	go func() {
+		n := 0
+		defer func() { rounds <- n }()
+		for {
+			out, err := exec.Command("rsync", "-a", src+"/", filepath.Join(m.Dir, fmt.Sprintf("live%03d", n))+"/").CombinedOutput()
+			if err != nil {
+				rsyncErr <- fmt.Errorf("rsync round %d: %v\n%s", n, err, out)
+				return
+			}
+			n++
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+	}()
+	// Let rsync get going, so the rotation meets it.
+	waitFor(time.Minute, func() bool {
+		_, err := os.Stat(filepath.Join(m.Dir, "live001"))
+		return err == nil
+	})
+	r := runSealfsOK(t, "key", "rotate", "--store", store, "--key-file", key)
+	close(stop)
+	n := <-rounds
+	select {
+	case err := <-rsyncErr:
+		t.Fatal(err)
+	default:
+	}
+	if !strings.Contains(r.Stdout, "rotated the master key") || !strings.Contains(r.Stdout, "deleted the ones under the old key") {
+		t.Fatalf("key rotate said:\n%s%s", r.Stdout, r.Stderr)
+	}
+	next, err := crypto.LoadKeyFile(key)
+	if err != nil || next.ID() == old.ID() {
+		t.Fatalf("the key file after a mounted rotation: %v", err)
+	}
+	for i := range n {
+		for name, sum := range live {
+			want[fmt.Sprintf("live%03d/%s", i, name)] = sum
+		}
+	}
+	t.Logf("%d rsync rounds of %d files ran beside the rotation", n, len(live))
+	checkSums(t, m.Dir, want)
+	// A file written after the rotation, under the new key.
+	want["after.bin"] = writeRandomFile(t, filepath.Join(m.Dir, "after.bin"), 70000, 5)
+	syncWait(t, store, key)
+	m.Unmount(t)
+
+	now := objectSums(t, bucketDir)
+	for name, sum := range objects {
+		if got, ok := now[name]; !ok || got != sum {
+			t.Fatalf("data/%s changed in the rotation", name)
+		}
+	}
+	oldOpensNothing(t, store, bucketDir, old, next)
+	m = mountSealfs(t, withStore(store, ""), unlockWith("--passphrase-file", pass))
+	checkSums(t, m.Dir, want)
+	m.Unmount(t)
+	newStore := filepath.Join(t.TempDir(), "recovered")
+	runSealfsOK(t, "recover", "--remote", url, "--store", newStore, "--key-file", key)
+	m = mountSealfs(t, withStore(newStore, key))
+	checkSums(t, m.Dir, want)
+}

@@ -251,3 +251,33 @@ func (tx *Tx) ClearSnapshotsStale(since int64) error {
 	}
 	return tx.delete([]byte{tagStale})
 }
+
+// Advance starts the rotation of an open store to the value key next:
+// values sealed under the current key still open, and every value written
+// from now on passes through rewrite and is sealed under next. Reseal then
+// moves what is stored. A store opened with PrevValues, or advanced once,
+// is refused: it still has values under two keys.
+func (s *Store) Advance(next []byte, rewrite Rewrite) error {
+	cur := s.s.keys.Load()
+	if cur.prev != nil {
+		return errors.New("the metadata is still being moved from an earlier key")
+	}
+	aead, err := newValueAEAD(next)
+	if err != nil {
+		return err
+	}
+	s.s.rewrite.Store(&rewrite)
+	s.s.keys.Store(&sealKeys{aead: aead, prev: cur.aead})
+	return nil
+}
+
+// RotateAtRestOpen is RotateAtRest on the open store: it rewrites Badger's
+// key registry under next beside the running database, which, with
+// dataKeyLifetime, has every data key it will use in memory and never
+// writes the file again. The next open takes next.
+func (s *Store) RotateAtRestOpen(old, next []byte) error {
+	if err := s.db.Sync(); err != nil {
+		return err
+	}
+	return RotateAtRest(s.dir, old, next)
+}

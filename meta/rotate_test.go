@@ -251,3 +251,62 @@ func TestRotateAtRest(t *testing.T) {
 		t.Fatalf("rotation from a wrong key: %v", err)
 	}
 }
+
+// TestRotateOpenStore rotates a store while it is open and written to:
+// Advance, Reseal, RotateAtRestOpen. A content record read before the
+// rotation and written back after it goes through the rewrite; after a
+// reopen every value, including those written since, opens under the new
+// keys alone, and Badger refuses the old at-rest key.
+func TestRotateOpenStore(t *testing.T) {
+	dir, k := t.TempDir(), newKey(t)
+	s := openStore(t, dir, k)
+	fillStore(t, s, 400)
+	var stale meta.Content
+	if err := s.View(func(tx *meta.Tx) (err error) { stale, err = tx.Content(100); return err }); err != nil {
+		t.Fatal(err)
+	}
+	next := newKey(t)
+	// KeyID{1} stands for the old master key, {2} for the new one.
+	rewrite := meta.RewrapContent(func(c *meta.Content) (bool, error) {
+		if c.KeyID != [16]byte{1} {
+			return false, nil
+		}
+		c.KeyID = [16]byte{2}
+		return true, nil
+	})
+	if err := s.Advance(next.Values, rewrite); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Advance(newKey(t).Values, rewrite); err == nil {
+		t.Fatal("a second Advance before a reopen was accepted")
+	}
+	if _, err := s.Reseal(rewrite, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Written back from memory after the reseal: moved all the same.
+	if err := s.Update(func(tx *meta.Tx) error { return tx.PutContent(100, stale) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateAtRestOpen(k.AtRest, next.AtRest); err != nil {
+		t.Fatal(err)
+	}
+	fillStore(t, s, 450) // after the rotation, into new tables
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := meta.Open(dir, k); !errors.Is(err, meta.ErrWrongKey) {
+		t.Fatalf("the old at-rest key: %v, want ErrWrongKey", err)
+	}
+	mixed := next
+	mixed.Values = k.Values
+	s = openStore(t, dir, mixed)
+	err := s.View(func(tx *meta.Tx) error { _, err := tx.Inode(150); return err })
+	s.Close()
+	if !errors.Is(err, meta.ErrDamaged) {
+		t.Fatalf("a value under the old value key: %v, want ErrDamaged", err)
+	}
+	s = openStore(t, dir, next)
+	defer s.Close()
+	// fillStore rewrote every file with KeyID {1}; the rewrite made it {2}.
+	checkStore(t, s, 450, 2)
+}

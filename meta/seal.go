@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 )
 
 // ErrDamaged reports a record whose value fails authentication: it was
@@ -30,8 +31,15 @@ const (
 
 // sealer seals and opens values. It is safe for concurrent use. While a
 // key rotation is under way it also opens values sealed under the previous
-// key (prev); it seals under the current one only.
+// key (prev); it seals under the current one only, passing every value
+// through the rotation's rewrite first (so a record read before the
+// rotation and written back after it is moved to the new key too).
 type sealer struct {
+	keys    atomic.Pointer[sealKeys]
+	rewrite atomic.Pointer[Rewrite] // nil outside a rotation of a running store
+}
+
+type sealKeys struct {
 	aead cipher.AEAD
 	prev cipher.AEAD // nil outside a rotation
 }
@@ -41,12 +49,14 @@ func newSealer(key, prev []byte) (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sealer{aead: aead}
+	k := &sealKeys{aead: aead}
 	if prev != nil {
-		if s.prev, err = newValueAEAD(prev); err != nil {
+		if k.prev, err = newValueAEAD(prev); err != nil {
 			return nil, err
 		}
 	}
+	s := &sealer{}
+	s.keys.Store(k)
 	return s, nil
 }
 
@@ -67,9 +77,15 @@ func valueAAD(key []byte) []byte {
 
 // seal returns the sealed form of plain for the record key.
 func (s *sealer) seal(key, plain []byte) []byte {
+	if rw := s.rewrite.Load(); rw != nil {
+		// A value it cannot rewrite is written as given: Reseal reports it.
+		if np, changed, err := (*rw)(key, plain); err == nil && changed {
+			plain = np
+		}
+	}
 	out := make([]byte, 1, sealedOverhead+len(plain))
 	out[0] = sealedValueVersion
-	return s.aead.Seal(out, nil, plain, valueAAD(key))
+	return s.keys.Load().aead.Seal(out, nil, plain, valueAAD(key))
 }
 
 // open returns the plaintext of the value stored under key, or an error
@@ -86,11 +102,12 @@ func (s *sealer) openWhich(key, sealed []byte) (plain []byte, old bool, err erro
 		return nil, false, fmt.Errorf("%s: %w", describeKey(key), ErrDamaged)
 	}
 	aad := valueAAD(key)
-	if plain, err := s.aead.Open(nil, nil, sealed[1:], aad); err == nil {
+	k := s.keys.Load()
+	if plain, err := k.aead.Open(nil, nil, sealed[1:], aad); err == nil {
 		return plain, false, nil
 	}
-	if s.prev != nil {
-		if plain, err := s.prev.Open(nil, nil, sealed[1:], aad); err == nil {
+	if k.prev != nil {
+		if plain, err := k.prev.Open(nil, nil, sealed[1:], aad); err == nil {
 			return plain, true, nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -28,6 +29,7 @@ const maxConflictRetries = 64
 
 // Store is the metadata database. It is safe for concurrent use.
 type Store struct {
+	dir    string
 	db     *badger.DB
 	s      *sealer
 	inoSeq *badger.Sequence
@@ -61,7 +63,7 @@ func Open(dir string, keys Keys) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{db: db, s: s}
+	st := &Store{db: db, s: s, dir: dir}
 	if st.inoFloor, err = st.maxIno(); err != nil {
 		db.Close()
 		return nil, err
@@ -109,8 +111,20 @@ func OpenReadOnly(dir string, keys Keys) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, s: s}, nil
+	return &Store{db: db, s: s, dir: dir}, nil
 }
+
+// dataKeyLifetime is how long Badger keeps one data key for new tables.
+// Badger appends a new data key to its open key registry file when the
+// newest expires; a rotation of a running store replaces that file (under
+// the new at-rest key) while the database is open, and a key appended to
+// the replaced file afterwards would be lost with it. So a data key lives
+// longer than any mount (a new one is made at an open past that age). It
+// must stay well under the time since 1970: Badger measures a registry
+// with no key yet from there, and an unexpired "no key" is no encryption
+// (TestNamesAreEncryptedAtRest). Data keys are random AES-256 keys under
+// random IVs: their age is not what protects the data.
+const dataKeyLifetime = 10 * 365 * 24 * time.Hour
 
 func openDB(dir string, key []byte, readOnly bool) (*badger.DB, error) {
 	opts := badger.DefaultOptions(dir).
@@ -126,7 +140,8 @@ func openDB(dir string, key []byte, readOnly bool) (*badger.DB, error) {
 		WithValueLogFileSize(64 << 20).
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(16 << 20).
-		WithNumCompactors(2)
+		WithNumCompactors(2).
+		WithEncryptionKeyRotationDuration(dataKeyLifetime)
 	db, err := badger.Open(opts)
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {

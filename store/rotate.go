@@ -121,8 +121,14 @@ func (r *Rotation) Close() error { return r.lock.Close() }
 // Begin records the rotation from old to next (durably, before anything
 // is sealed under next). A rotation already under way between the same
 // keys is left as it is; another is refused.
-func (r *Rotation) Begin(old, next *crypto.MasterKey) error {
-	dir := r.dir
+func (r *Rotation) Begin(old, next *crypto.MasterKey) error { return beginRotation(r.dir, old, next) }
+
+// BeginRotation is Rotation.Begin for the open store (RotateOpen).
+func (s *Store) BeginRotation(old, next *crypto.MasterKey) error {
+	return beginRotation(s.Dir, old, next)
+}
+
+func beginRotation(dir string, old, next *crypto.MasterKey) error {
 	if Rotating(dir) {
 		o, n, _, err := RotationKeys(dir, old)
 		if err != nil {
@@ -198,33 +204,15 @@ func (r *Rotation) Run(old, next *crypto.MasterKey, progress func(done, total in
 		m.Close()
 		return rep, err
 	}
-	from, to := crypto.NewWrapper(old), crypto.NewWrapper(next)
-	rewrap := meta.RewrapContent(func(c *meta.Content) (bool, error) {
-		if crypto.KeyID(c.KeyID) != old.ID() || len(c.WrappedDEK) == 0 {
-			return false, nil
-		}
-		fk, err := crypto.Rewrap(from, to, crypto.FileID(c.FileID), crypto.FileKey{KeyID: crypto.KeyID(c.KeyID), Wrapped: c.WrappedDEK})
-		if err != nil {
-			return false, err
-		}
-		c.KeyID, c.WrappedDEK = fk.KeyID, fk.Wrapped
-		return true, nil
-	})
-	res, err := m.Reseal(rewrap, func(seen int) {
+	w := crypto.NewWrapper(old)
+	w.Advance(next)
+	res, err := m.Reseal(rewrapDEKs(w), func(seen int) {
 		if progress != nil {
 			progress(min(seen, total), total)
 		}
 	})
 	if err == nil && cfg.Remote != "" {
-		// The bucket's snapshots are sealed under old: the next one starts
-		// over (it opens no older manifest) and prunes them; until then the
-		// mark tells the mount that they are this store's.
-		err = m.Update(func(tx *meta.Tx) error {
-			if since, err := tx.SnapshotsStale(); err != nil || since != 0 {
-				return err
-			}
-			return tx.MarkSnapshotsStale(time.Now())
-		})
+		err = markSnapshotsStale(m)
 	}
 	if cerr := m.Close(); err == nil {
 		err = cerr
@@ -234,20 +222,26 @@ func (r *Rotation) Run(old, next *crypto.MasterKey, progress func(done, total in
 	}
 	rep.Records, rep.Resealed, rep.Damaged = res.Seen, res.Written, res.Damaged
 
+	return rep, finishRotation(dir, old, next, cfg)
+}
+
+// finishRotation does the steps after the metadata: credentials, key
+// slots, config, and the state file's removal.
+func finishRotation(dir string, old, next *crypto.MasterKey, cfg Config) error {
 	if err := rotateCredentials(dir, old, next, cfg.Remote); err != nil {
-		return rep, err
+		return err
 	}
 	if err := keyslot.Rotate(dir, cfg.StoreID, old, next); err != nil {
-		return rep, fmt.Errorf("rotate key slots: %w", err)
+		return fmt.Errorf("rotate key slots: %w", err)
 	}
 	cfg.KeyID = next.ID().String()
 	if err := writeConfig(dir, next, cfg); err != nil {
-		return rep, err
+		return err
 	}
 	if err := os.Remove(rotationPath(dir)); err != nil {
-		return rep, fmt.Errorf("finish rotation: %w", err)
+		return fmt.Errorf("finish rotation: %w", err)
 	}
-	return rep, syncDir(dir)
+	return syncDir(dir)
 }
 
 // rotateCredentials reseals the bucket credentials under next, unless
@@ -270,4 +264,79 @@ func rotateCredentials(dir string, old, next *crypto.MasterKey, url string) erro
 		return err
 	}
 	return WriteSealedCredentials(dir, resealed)
+}
+
+// rewrapDEKs rewraps every DEK wrapped under the key w advanced from.
+func rewrapDEKs(w *crypto.Wrapper) meta.Rewrite {
+	return meta.RewrapContent(func(c *meta.Content) (bool, error) {
+		fk := crypto.FileKey{KeyID: crypto.KeyID(c.KeyID), Wrapped: c.WrappedDEK}
+		if !w.Stale(fk) {
+			return false, nil
+		}
+		fk, err := crypto.Rewrap(w, w, crypto.FileID(c.FileID), fk)
+		if err != nil {
+			return false, err
+		}
+		c.KeyID, c.WrappedDEK = fk.KeyID, fk.Wrapped
+		return true, nil
+	})
+}
+
+// markSnapshotsStale notes that the bucket's snapshots are sealed under
+// the old key: the next one starts over (it opens no older manifest) and
+// prunes them; until then the mark tells the mount that they are this
+// store's.
+func markSnapshotsStale(m *meta.Store) error {
+	return m.Update(func(tx *meta.Tx) error {
+		if since, err := tx.SnapshotsStale(); err != nil || since != 0 {
+			return err
+		}
+		return tx.MarkSnapshotsStale(time.Now())
+	})
+}
+
+// RotateOpen moves the open (mounted) store from old to next, after
+// BeginRotation, while it is in use: from its first step new DEKs are
+// wrapped and new values sealed under next, and values read before and
+// written back after are moved too (meta.Store.Advance); values under old
+// still open, for the life of this Store. A store rotates once per open.
+// s.Config keeps naming old (it is read without a lock); the file names
+// next, and the next open reads it.
+func (s *Store) RotateOpen(old, next *crypto.MasterKey, progress func(done, total int)) (RotateReport, error) {
+	var rep RotateReport
+	if !Rotating(s.Dir) {
+		return rep, fmt.Errorf("%s: no rotation under way", s.Dir)
+	}
+	if s.Wrapper.KeyID() != old.ID() {
+		return rep, fmt.Errorf("%s: the store is open under key %s, not %s", s.Dir, s.Wrapper.KeyID(), old.ID())
+	}
+	total, err := s.Meta.Count()
+	if err != nil {
+		return rep, err
+	}
+	// The metadata first: it refuses a second rotation in one open. A DEK
+	// wrapped under old in between is rewrapped by Reseal.
+	rewrap := rewrapDEKs(s.Wrapper)
+	if err := s.Meta.Advance(next.MetaValueKey(), rewrap); err != nil {
+		return rep, fmt.Errorf("%s: %w; unmount and mount it before rotating again", s.Dir, err)
+	}
+	s.Wrapper.Advance(next)
+	res, err := s.Meta.Reseal(rewrap, func(seen int) {
+		if progress != nil {
+			progress(min(seen, total), total)
+		}
+	})
+	if err != nil {
+		return rep, err
+	}
+	rep.Records, rep.Resealed, rep.Damaged = res.Seen, res.Written, res.Damaged
+	if err := s.Meta.RotateAtRestOpen(old.BadgerKey(), next.BadgerKey()); err != nil {
+		return rep, err
+	}
+	if s.Config.Remote != "" {
+		if err := markSnapshotsStale(s.Meta); err != nil {
+			return rep, err
+		}
+	}
+	return rep, finishRotation(s.Dir, old, next, s.Config)
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sealfs/sealfs/crypto"
 	sealfs "github.com/sealfs/sealfs/fs"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/schedule"
@@ -29,7 +30,7 @@ type control struct {
 	path string
 }
 
-func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string, runner *schedule.Runner, web *webHost) (*control, error) {
+func startControl(st *store.Store, key *crypto.MasterKey, fsys *sealfs.FS, sy *syncer, mnt string, runner *schedule.Runner, web *webHost) (*control, error) {
 	p := socketPath(st.Dir)
 	// We hold the store lock, so a socket left here is stale.
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -68,6 +69,7 @@ func startControl(st *store.Store, fsys *sealfs.FS, sy *syncer, mnt string, runn
 	mux.HandleFunc("POST /encryption", serveEncryption(st))
 	scheduleHandlers(mux, st, fsys, runner)
 	mux.HandleFunc("POST /web", serveWebStart(web))
+	rotateHandlers(mux, st, key, sy)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		status, err := daemonStatus(st, sy, mnt)
 		if err != nil {

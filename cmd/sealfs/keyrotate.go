@@ -35,9 +35,9 @@ is replaced by one holding the new key (mode 0600, in one rename); a store unloc
 passphrase that has key-file slots needs --new-key-file. Other copies of the old key file
 open nothing current afterwards.
 
-The store must be unmounted. A rotation cut short (kill -9, power loss) leaves the store
-refusing to open until key rotate is run again, with the old key or the new one: it
-finishes the same rotation.`,
+A mounted store is rotated by its daemon, while it is in use (once per mount). A rotation
+cut short (kill -9, power loss) leaves the store refusing to open until key rotate is run
+again, with the old key or the new one: it finishes the same rotation.`,
 	}
 	fl := cmd.Flags()
 	var loc location
@@ -65,14 +65,14 @@ func rotateKey(loc *location, newKeyFile string, stdout, stderr io.Writer) error
 	if cfg.Format < 2 || cfg.StoreID == "" {
 		return badInput("%s: store has format %d; mount it once to upgrade it first", loc.store, cfg.Format)
 	}
-	if daemonClient(loc.store) != nil {
-		return badInput("%s is mounted: unmount it to rotate its key (rotation of a mounted store is not built yet)", loc.store)
+	daemon := daemonClient(loc.store)
+	var r *store.Rotation
+	if daemon == nil {
+		if r, err = store.StartRotation(loc.store); err != nil {
+			return usageError{err}
+		}
+		defer r.Close()
 	}
-	r, err := store.StartRotation(loc.store)
-	if err != nil {
-		return usageError{err}
-	}
-	defer r.Close()
 	s, err := loc.secret()
 	if err != nil {
 		return err
@@ -86,35 +86,36 @@ func rotateKey(loc *location, newKeyFile string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-
+	replaceKey := func() error {
+		if target == "" {
+			return nil
+		}
+		return crypto.ReplaceKeyFile(target, next)
+	}
 	if resumed {
 		fmt.Fprintf(stderr, "sealfs: finishing the rotation from key %s to key %s that was cut short\n", old.ID(), next.ID())
-	} else if err := r.Begin(old, next); err != nil {
-		return err
-	}
-	if target != "" {
-		if err := crypto.ReplaceKeyFile(target, next); err != nil {
-			return err
-		}
 	}
 	bar := newCountProgress(stderr, "resealing", "resealed", "records")
-	started, last := false, 0
-	rep, err := r.Run(old, next, func(done, total int) {
-		if !started {
-			bar.Start(total, 0)
-			started = true
+	var rep store.RotateReport
+	var bucketErr error
+	if daemon != nil {
+		var msg string
+		if rep, msg, err = rotateMounted(daemon, old, next, replaceKey, bar); err != nil {
+			return err
 		}
-		bar.Add(done-last, 0)
-		last = done
-	})
-	if started {
-		bar.Done()
-	}
-	if err != nil {
-		return err
-	}
-	if err := r.Close(); err != nil {
-		return err
+		if msg != "" {
+			bucketErr = errors.New(msg)
+		}
+	} else {
+		if rep, err = rotateUnmounted(r, old, next, replaceKey, bar); err != nil {
+			return err
+		}
+		if err := r.Close(); err != nil {
+			return err
+		}
+		if cfg.Remote != "" {
+			bucketErr = rotateBucket(loc.store, next)
+		}
 	}
 	fmt.Fprintf(stdout, "rotated the master key of %s from %s to %s: %d records looked at, %d resealed; no file content read or written\n",
 		loc.store, old.ID(), next.ID(), rep.Records, rep.Resealed)
@@ -127,11 +128,34 @@ func rotateKey(loc *location, newKeyFile string, stdout, stderr io.Writer) error
 	if cfg.Remote == "" {
 		return nil
 	}
-	if err := rotateBucket(loc.store, next); err != nil {
-		return fmt.Errorf("the store is rotated, but the bucket still holds the snapshots sealed under the old key (the next mount replaces them): %w", err)
+	if bucketErr != nil {
+		return fmt.Errorf("the store is rotated, but the bucket still holds the snapshots sealed under the old key (the next snapshot replaces them): %w", bucketErr)
 	}
 	fmt.Fprintf(stdout, "uploaded a metadata snapshot under the new key to %s and deleted the ones under the old key\n", cfg.Remote)
 	return nil
+}
+
+// rotateUnmounted runs a rotation of the store r locks.
+func rotateUnmounted(r *store.Rotation, old, next *crypto.MasterKey, replaceKey func() error, bar progress) (store.RotateReport, error) {
+	if err := r.Begin(old, next); err != nil {
+		return store.RotateReport{}, err
+	}
+	if err := replaceKey(); err != nil {
+		return store.RotateReport{}, err
+	}
+	started, last := false, 0
+	rep, err := r.Run(old, next, func(done, total int) {
+		if !started {
+			bar.Start(total, 0)
+			started = true
+		}
+		bar.Add(done-last, 0)
+		last = done
+	})
+	if started {
+		bar.Done()
+	}
+	return rep, err
 }
 
 // rotationKeys returns the old and the new master key: the rotation's

@@ -189,7 +189,7 @@ func serve(st *store.Store, key *crypto.MasterKey, mnt string, mo mountOpts, so 
 	defer web.Close()
 	// The control socket is up before the mount appears, so a script that
 	// waits for the mountpoint can run `sealfs sync` or `status` at once.
-	ctl, err := startControl(st, fsys, sy, mnt, runner, web)
+	ctl, err := startControl(st, key, fsys, sy, mnt, runner, web)
 	if err != nil {
 		return err
 	}

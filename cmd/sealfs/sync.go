@@ -88,8 +88,11 @@ type syncer struct {
 	up     *uploader.Uploader
 	lease  *uploader.Lease
 	cache  *cache.Cache
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// snapshots is the uploader's snapshot writer (a key rotation gives
+	// it the new key).
+	snapshots *snapshot.Writer
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 	// lostLease is set when another writer took the prefix: uploads stop.
 	lostLease atomic.Bool
 }
@@ -132,11 +135,12 @@ func startSync(st *store.Store, key *crypto.MasterKey, o syncOptions, log *slog.
 		}
 		return nil, fmt.Errorf("take the bucket lease: %w", err)
 	}
-	s := &syncer{opts: o, bucket: bucket, lease: lease, cancel: cancel}
+	s := &syncer{opts: o, bucket: bucket, lease: lease, cancel: cancel,
+		snapshots: &snapshot.Writer{Bucket: bucket, Key: key, StoreID: st.ID(), TempDir: st.TempDir()}}
 	s.up = uploader.New(uploader.Config{
 		Meta: st.Meta, Data: st, Bucket: bucket, Workers: o.workers, Log: log,
 		Wrapper: st.Wrapper, Retention: o.retention,
-		Snapshots: &snapshot.Writer{Bucket: bucket, Key: key, StoreID: st.ID(), TempDir: st.TempDir()},
+		Snapshots: s.snapshots,
 		KeySlots:  func() ([]byte, error) { return readSlotFile(st.Dir) },
 		// A short retention is looked after promptly (and testable).
 		DeleteEvery: min(time.Minute, max(time.Second, o.retention/2)),

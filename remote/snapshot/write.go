@@ -30,6 +30,15 @@ type Writer struct {
 	prev   *Manifest // our newest manifest, whose entries carry on
 }
 
+// SetKey makes k the key of the snapshots written from now on (a key
+// rotation of a running store). The next one opens no manifest under the
+// old key, so it names itself alone, and every older generation is pruned.
+func (w *Writer) SetKey(k *crypto.MasterKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.Key, w.listed, w.prev = k, false, nil
+}
+
 // start learns the highest generation in the bucket (of any store that
 // wrote to the prefix, so numbers keep growing after a takeover) and this
 // store's newest manifest.
