@@ -409,3 +409,61 @@ func TestKeyRotateMounted(t *testing.T) {
 	m = mountSealfs(t, withStore(newStore, key))
 	checkSums(t, m.Dir, want)
 }
+
+// TestKeyRotateMountedDaemonKilled: the daemon is killed -9 at random
+// points of a mounted rotation; each time the store opens with the key
+// file afterwards, or refuses with "cut short" until an unmounted
+// `key rotate` finishes, and every file reads back.
+func TestKeyRotateMountedDaemonKilled(t *testing.T) {
+	_, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key))
+	want := rotationTree(t, m, 1500, 0)
+	syncWait(t, store, key)
+	start := time.Now()
+	runSealfsOK(t, "key", "rotate", "--store", store, "--key-file", key)
+	span := time.Since(start)
+	m.Unmount(t)
+
+	rng := newRand(23)
+	var opened, finished int
+	for i := range 8 {
+		m := mountSealfs(t, withStore(store, key), tolerateExitError())
+		cmd := exec.Command(sealfsBin, "key", "rotate", "--store", store, "--key-file", key)
+		cmd.Env = sealfsEnv(t)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			time.Sleep(time.Duration(rng.Uint64() % uint64(span+span/4)))
+		} else {
+			// Inside the daemon's part: from the state file's appearance.
+			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				if _, err := os.Stat(filepath.Join(store, "rotation.json")); err == nil {
+					break
+				}
+			}
+			time.Sleep(time.Duration(rng.Uint64() % uint64(span/4)))
+		}
+		if err := m.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-m.exited
+		cmd.Wait()
+		unmountDir(t, m.Dir)
+
+		r := runSealfs(t, nil, "ls", "--store", store, "--key-file", key)
+		switch {
+		case r.Code == 0:
+			opened++
+		case r.Code == 2 && strings.Contains(r.Stderr, "cut short"):
+			finished++
+			runSealfsOK(t, "key", "rotate", "--store", store, "--key-file", key)
+		default:
+			t.Fatalf("kill %d: ls after the daemon's kill -9: exit %d\n%s", i, r.Code, r.Stderr)
+		}
+	}
+	t.Logf("8 daemon kills: %d left a store that opens, %d a rotation finished unmounted", opened, finished)
+	m = mountSealfs(t, withStore(store, key))
+	checkSums(t, m.Dir, want)
+}
