@@ -67,13 +67,14 @@ wait_exit() {
 cleanup() {
 	local rc=$? m pid f
 	set +e
+	exec >&2 # in case set -e exited with stdout redirected into a mount
 	if [ "$rc" -ne 0 ] && [ -n "$WORK" ]; then
 		for f in "$WORK"/*.log; do
 			[ -e "$f" ] && { log "last lines of $f:"; tail -n 20 "$f" >&2; }
 		done
 	fi
 	for m in "${MOUNTS[@]}"; do
-		mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m"; }
+		is_mounted "$m" && { fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m"; }
 	done
 	for pid in "${PIDS[@]}"; do
 		kill -0 "$pid" 2>/dev/null && wait_exit "$pid"
@@ -100,14 +101,18 @@ make_tree() {
 	}'
 }
 
-# random_bytes N: N pseudo-random bytes on stdout (AES-CTR keystream when
-# openssl is there: faster than /dev/urandom, and incompressible all the same).
-random_bytes() {
+# random_file N FILE: writes N pseudo-random bytes to FILE (AES-CTR keystream
+# when openssl is there: faster than /dev/urandom, and incompressible all the
+# same). FILE is opened inside, not by a redirection of the call: if the call
+# fails, set -e exits with such a redirection still open, the file on the
+# mount stays open and the unmount in cleanup finds the mount busy.
+random_file() {
 	if command -v openssl >/dev/null; then
 		# head closes the pipe after N bytes: openssl's SIGPIPE is expected
-		{ openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:sealfs-rotate-$RANDOM" </dev/zero 2>/dev/null || :; } | head -c "$1"
+		{ openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass "pass:sealfs-rotate-$RANDOM" </dev/zero 2>/dev/null || :; } |
+			head -c "$1" >"$2"
 	else
-		head -c "$1" /dev/urandom
+		head -c "$1" /dev/urandom >"$2"
 	fi
 }
 
@@ -135,7 +140,7 @@ fill() {
 	t0=$(now)
 	cp -a "$TREE/." "$mnt/"
 	if [ -n "$big" ]; then
-		random_bytes "$((BIG_MB * 1048576))" >"$mnt/big.bin"
+		random_file "$((BIG_MB * 1048576))" "$mnt/big.bin"
 		[ "$(stat -c %s "$mnt/big.bin")" -eq "$((BIG_MB * 1048576))" ] || die "store $x: big.bin is short"
 	fi
 	"$BIN" sync --wait "${S[@]}" 2>>"$WORK/$x.log" || die "store $x: sync --wait failed (see $WORK/$x.log)"
@@ -144,6 +149,7 @@ fill() {
 	fusermount3 -u "$mnt"
 	wait_exit "$pid" || die "store $x: the daemon exited with status $? (see $WORK/$x.log)"
 	[ -n "$(find "$WORK/bucket$x/data" -type f -print -quit)" ] || die "store $x: nothing under bucket$x/data"
+	log "store $x: bucket data/ $(du -sb "$WORK/bucket$x/data" | cut -f1) bytes, meta/ $(du -sb "$WORK/bucket$x/meta" | cut -f1) bytes"
 }
 
 # data_sums X: sha256 of every file under bucket X's data/, sorted by name.
@@ -171,7 +177,9 @@ rotate() {
 	SECS[$x]+="$(elapsed "$t0" "$t1") "
 	UPLOADED[$x]+="$bytes "
 	RECORDS[$x]=$n
-	log "store $x: key rotate $(elapsed "$t0" "$t1") s, $n records, $bytes bytes uploaded"
+	log "store $x: key rotate $(elapsed "$t0" "$t1") s, $n records, $bytes bytes uploaded:" \
+		"$(find "$bucket" -type f -newer "$marker" -printf '%s %P\n' |
+			awk '{ sub(/-[0-9]+$/, "-N", $2); s[$2] += $1 } END { for (k in s) printf "%s %d; ", k, s[k] }')"
 }
 
 main() {

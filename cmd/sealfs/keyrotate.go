@@ -17,6 +17,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// mountedRotation turns on rotation through the daemon. It is off: a
+// transaction that sets a new key before meta.Store.Advance and commits
+// after Reseal passed it leaves a value under the old key (review of
+// efe07c1); Advance must first wait out the transactions in flight.
+const mountedRotation = false
+
 // rotateBucketTimeout bounds the bucket step of a rotation (one snapshot).
 const rotateBucketTimeout = 10 * time.Minute
 
@@ -35,7 +41,7 @@ is replaced by one holding the new key (mode 0600, in one rename); a store unloc
 passphrase that has key-file slots needs --new-key-file. Other copies of the old key file
 open nothing current afterwards.
 
-A mounted store is rotated by its daemon, while it is in use (once per mount). A rotation
+The store must be unmounted (rotation through a running mount is turned off). A rotation
 cut short (kill -9, power loss) leaves the store refusing to open until key rotate is run
 again, with the old key or the new one: it finishes the same rotation.`,
 	}
@@ -66,6 +72,9 @@ func rotateKey(loc *location, newKeyFile string, stdout, stderr io.Writer) error
 		return badInput("%s: store has format %d; mount it once to upgrade it first", loc.store, cfg.Format)
 	}
 	daemon := daemonClient(loc.store)
+	if daemon != nil && !mountedRotation {
+		return badInput("%s is mounted: unmount it to rotate its key (rotation through a running mount is turned off until a race it has is fixed)", loc.store)
+	}
 	var r *store.Rotation
 	if daemon == nil {
 		if r, err = store.StartRotation(loc.store); err != nil {
