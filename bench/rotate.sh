@@ -171,7 +171,7 @@ rotate() {
 	printf '%s\n' "$out" >>"$WORK/$x.log"
 	n=$(printf '%s\n' "$out" | sed -n 's/.* \([0-9][0-9]*\) records looked at.*/\1/p' | head -n 1)
 	[ -n "$n" ] || die "store $x: no \"N records looked at\" in key rotate's output: $out"
-	bytes=$(find "$bucket" -type f -newer "$marker" -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	bytes=$(find "$bucket" -type f -newer "$marker" -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 	changed=$(find "$bucket/data" -type f -newer "$marker" | head -n 5)
 	[ -z "$changed" ] || die "store $x: key rotate wrote under data/: $changed"
 	SECS[$x]+="$(elapsed "$t0" "$t1") "
@@ -179,7 +179,7 @@ rotate() {
 	RECORDS[$x]=$n
 	log "store $x: key rotate $(elapsed "$t0" "$t1") s, $n records, $bytes bytes uploaded:" \
 		"$(find "$bucket" -type f -newer "$marker" -printf '%s %P\n' |
-			awk '{ sub(/-[0-9]+$/, "-N", $2); s[$2] += $1 } END { for (k in s) printf "%s %d; ", k, s[k] }')"
+			awk '{ sub(/-[0-9]+$/, "-N", $2); s[$2] += $1; c[$2]++ } END { for (k in s) printf "%s %.0f (%d); ", k, s[k], c[k] }')"
 }
 
 main() {
@@ -201,7 +201,7 @@ main() {
 	log "generating $NFILES small files"
 	make_tree "$TREE"
 	local tree_bytes content_bytes
-	tree_bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	tree_bytes=$(find "$TREE" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 	content_bytes=$((tree_bytes + BIG_MB * 1048576))
 
 	log "store A: $NFILES files, $tree_bytes bytes"
@@ -241,13 +241,15 @@ main() {
 	awk -v n="$NFILES" -v mb="$BIG_MB" -v rounds="$ROUNDS" -v drop="$DROP" \
 		-v sa="$secs_a" -v sb="$secs_b" -v ua="$up_a" -v ub="$up_b" \
 		-v ca="$tree_bytes" -v cb="$content_bytes" -v ra="${RECORDS[A]}" -v rb="${RECORDS[B]}" \
-		-v da="$(wc -l <"$WORK/sumsA.after")" -v db="$(wc -l <"$WORK/sumsB.after")" 'BEGIN {
+		-v da="$(wc -l <"$WORK/sumsA.after")" -v db="$(wc -l <"$WORK/sumsB.after")" \
+		-v per="$(paste -d ' ' <(xargs -n 1 <<<"${SECS[A]}") <(xargs -n 1 <<<"${SECS[B]}") |
+			awk '{ printf "%s%.3fx", (NR > 1 ? " " : ""), $2 / $1 }')" 'BEGIN {
 		printf "\nkey rotate benchmark: %d small files; B adds a %d MiB file; median of %d interleaved rounds; page cache %s\n\n",
 			n, mb, rounds, (drop == 1 ? "dropped before each rotation" : "not dropped")
 		printf "%-6s %14s %14s %16s %10s %9s %11s\n", "store", "content bytes", "rotate s", "uploaded bytes", "% content", "records", "data objs"
-		printf "%-6s %14d %14.3f %16d %9.4f%% %9d %11d\n", "A", ca, sa, ua, 100 * ua / ca, ra, da
-		printf "%-6s %14d %14.3f %16d %9.4f%% %9d %11d\n", "B", cb, sb, ub, 100 * ub / cb, rb, db
-		printf "\nB/A rotate time: %.3fx (bar: <= 1.2x) %s\n", sb / sa, (sb / sa <= 1.2 ? "ok" : "OVER")
+		printf "%-6s %14.0f %14.3f %16.0f %9.4f%% %9d %11d\n", "A", ca, sa, ua, 100 * ua / ca, ra, da
+		printf "%-6s %14.0f %14.3f %16.0f %9.4f%% %9d %11d\n", "B", cb, sb, ub, 100 * ub / cb, rb, db
+		printf "\nB/A rotate time: %.3fx (bar: <= 1.2x) %s; round by round: %s\n", sb / sa, (sb / sa <= 1.2 ? "ok" : "OVER"), per
 		printf "B uploaded per rotation: %.4f%% of its content bytes (bar: < 1%%) %s\n", 100 * ub / cb, (ub / cb < 0.01 ? "ok" : "OVER")
 		printf "bucket data/ unchanged by %d rotations of each store (sha256 of every object)\n", rounds
 	}'
