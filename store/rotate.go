@@ -147,18 +147,10 @@ func beginRotation(dir string, old, next *crypto.MasterKey) error {
 		Next: hex.EncodeToString(old.SealKey(next)),
 		Prev: hex.EncodeToString(next.SealKey(old)),
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := rotationPath(dir) + ".tmp"
-	if err := writeFileSync(tmp, append(b, '\n')); err != nil {
+	if err := replaceJSON(rotationPath(dir), st); err != nil {
 		return fmt.Errorf("write rotation state: %w", err)
 	}
-	if err := os.Rename(tmp, rotationPath(dir)); err != nil {
-		return fmt.Errorf("write rotation state: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // RotateReport says what a rotation did.

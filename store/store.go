@@ -199,18 +199,28 @@ func SetRemote(dir string, key *crypto.MasterKey, url string, sealed []byte) (dr
 // writeConfig replaces STORE/sealfs.json atomically, with its MAC.
 func writeConfig(dir string, key *crypto.MasterKey, cfg Config) error {
 	cfg.MAC = cfg.mac(key)
-	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err := replaceJSON(configPath(dir), cfg); err != nil {
+		return fmt.Errorf("write store config: %w", err)
+	}
+	return nil
+}
+
+// replaceJSON replaces the file at path with v as indented JSON in one
+// step: written and fsynced beside it, renamed over it, the directory
+// fsynced.
+func replaceJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := configPath(dir) + ".tmp"
+	tmp := path + ".tmp"
 	if err := writeFileSync(tmp, append(b, '\n')); err != nil {
-		return fmt.Errorf("write store config: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp, configPath(dir)); err != nil {
-		return fmt.Errorf("write store config: %w", err)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
 	}
-	return syncDir(dir)
+	return syncDir(filepath.Dir(path))
 }
 
 // ReadConfig reads STORE/sealfs.json and checks its form; CheckKey
