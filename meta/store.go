@@ -3,7 +3,6 @@ package meta
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -225,13 +224,6 @@ func (s *Store) SyncIfDirty() error {
 		return nil
 	}
 	return s.Sync()
-}
-
-// Backup writes a full backup of the database to w (Badger's backup
-// format: keys in the clear, values sealed; the caller seals the whole) and
-// returns the version it covers.
-func (s *Store) Backup(w io.Writer) (uint64, error) {
-	return s.db.Backup(w, 0)
 }
 
 // CommitVersion grows with every committed change; equal values mean
