@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"testing"
 
 	"github.com/sealfs/sealfs/meta"
@@ -207,4 +209,33 @@ func TestUpdateRollsBackOnError(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A kill while Badger opens can leave its new value log at zero bytes;
+// the store must still open, with everything in it.
+func TestOpenAfterEmptyValueLog(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	s := openStore(t, dir, key)
+	fillStore(t, s, 20)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if len(logs) == 0 {
+		t.Fatal("no value log in a closed store")
+	}
+	sort.Strings(logs)
+	var last int
+	fmt.Sscanf(filepath.Base(logs[len(logs)-1]), "%06d.vlog", &last)
+	empty := filepath.Join(dir, fmt.Sprintf("%06d.vlog", last+1))
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := meta.OpenReadOnly(dir, key); !errors.Is(err, meta.ErrNeedsRecovery) {
+		t.Fatalf("read-only open beside an empty value log: %v, want ErrNeedsRecovery", err)
+	}
+	s = openStore(t, dir, key)
+	defer s.Close()
+	checkStore(t, s, 20, 1)
 }

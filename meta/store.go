@@ -3,6 +3,8 @@ package meta
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -101,6 +103,11 @@ func OpenReadOnly(dir string, keys Keys) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if empty, err := emptyValueLogs(dir); err != nil {
+		return nil, fmt.Errorf("open metadata store %s: %w", dir, err)
+	} else if len(empty) > 0 {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNeedsRecovery)
+	}
 	db, err := openDB(dir, keys.AtRest, true)
 	// Badger formats the cause into the message (%+v), so only the text
 	// tells this case apart.
@@ -141,6 +148,11 @@ func openDB(dir string, key []byte, readOnly bool) (*badger.DB, error) {
 		WithIndexCacheSize(16 << 20).
 		WithNumCompactors(2).
 		WithEncryptionKeyRotationDuration(dataKeyLifetime)
+	if !readOnly {
+		if err := removeEmptyValueLogs(dir); err != nil {
+			return nil, fmt.Errorf("open metadata store %s: %w", dir, err)
+		}
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		if errors.Is(err, badger.ErrEncryptionKeyMismatch) {
@@ -230,4 +242,38 @@ func (s *Store) SyncIfDirty() error {
 // nothing changed in between.
 func (s *Store) CommitVersion() uint64 {
 	return s.db.MaxVersion()
+}
+
+// removeEmptyValueLogs deletes value log files of zero bytes. Badger makes
+// a new value log at every open, and a kill between creating the file and
+// sizing it leaves it empty; every later open then fails on it ("Create a
+// new file"). An empty file holds no entry and no header, so no value
+// pointer can lead into it. A read-only open reports such a store as
+// needing recovery, which a read-write open does.
+func removeEmptyValueLogs(dir string) error {
+	empty, err := emptyValueLogs(dir)
+	for _, p := range empty {
+		if err == nil {
+			err = os.Remove(p)
+		}
+	}
+	return err
+}
+
+func emptyValueLogs(dir string) ([]string, error) {
+	logs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if err != nil {
+		return nil, err
+	}
+	var empty []string
+	for _, p := range logs {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if fi.Size() == 0 {
+			empty = append(empty, p)
+		}
+	}
+	return empty, nil
 }
