@@ -64,7 +64,11 @@ type Report struct {
 	ReadData int       `json:"read_data,omitempty"` // files whose every block was read
 	Problems []Problem `json:"problems"`
 	Orphans  []string  `json:"orphans,omitempty"` // data files without a record
-	Removed  int       `json:"removed,omitempty"`
+	// Shredded lists the ciphertext of shredded versions still found (in
+	// the store, or "bucket data/<id>"): it opens with no key, so it is
+	// neither damage nor an orphan; --repair deletes it from the store.
+	Shredded []string `json:"shredded,omitempty"`
+	Removed  int      `json:"removed,omitempty"`
 	// TempRemoved counts the temporary files a crashed upload had left in
 	// a file:// bucket (older than an hour), removed by the check.
 	TempRemoved int `json:"temp_removed,omitempty"`
@@ -184,9 +188,19 @@ func Run(ctx context.Context, st *store.Store, o Options) (*Report, error) {
 			}
 		}
 	}
-	if err := orphans(st, referenced, o, rep); err != nil {
+	shredded, err := st.Shredded()
+	if err != nil {
 		return nil, err
 	}
+	for id := range objects {
+		if shredded[id] {
+			rep.Shredded = append(rep.Shredded, "bucket "+uploader.ObjectKey(id))
+		}
+	}
+	if err := orphans(st, referenced, shredded, o, rep); err != nil {
+		return nil, err
+	}
+	sort.Strings(rep.Shredded)
 	return rep, nil
 }
 
@@ -281,9 +295,16 @@ func authenticate(w *crypto.Wrapper, b crypto.Backing, v version, readAll bool, 
 }
 
 // orphans lists (and with Repair removes) ciphertext no record names.
-func orphans(st *store.Store, referenced map[[16]byte]bool, o Options, rep *Report) error {
+func orphans(st *store.Store, referenced, shredded map[[16]byte]bool, o Options, rep *Report) error {
 	var found []crypto.FileID
 	err := st.ListData(func(id crypto.FileID, _ int64, mtime time.Time) {
+		if shredded[id] {
+			rep.Shredded = append(rep.Shredded, "data/"+id.String()[:2]+"/"+id.String())
+			if o.Repair && st.RemoveData(id) == nil {
+				rep.Removed++
+			}
+			return
+		}
 		if !referenced[id] && !(o.Mounted && time.Since(mtime) < inFlightAge) {
 			found = append(found, id)
 		}

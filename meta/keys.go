@@ -17,6 +17,8 @@ const (
 	tagRekey     = 'm' // m <dir>          -> Rekey (plain copies to move after a rename)
 	tagSchedule  = 'S' // S <name>         -> a backup schedule (the schedule package's JSON)
 	tagStale     = 'P' // P                -> the bucket's snapshots are under a retired key
+	tagShredded  = 'Z' // Z <file id>      -> Shredded: a version whose DEK was destroyed
+	tagShredding = 'Q' // Q                -> unix ns of a shred not yet sealed off by a key rotation
 	keyInoSeq    = "s/ino"
 )
 

@@ -175,6 +175,9 @@ func printCheck(w io.Writer, rep *check.Report, withRemote bool) {
 		}
 		fmt.Fprintf(w, "%s: %s\n", verb, o)
 	}
+	for _, o := range rep.Shredded {
+		fmt.Fprintf(w, "shredded (opens with no key): %s\n", o)
+	}
 	if rep.TempRemoved > 0 {
 		fmt.Fprintf(w, "removed %d temporary files a crashed upload left in the bucket\n", rep.TempRemoved)
 	}

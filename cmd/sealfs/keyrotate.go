@@ -56,44 +56,47 @@ again, with the old key or the new one: it finishes the same rotation.`,
 		if err := loc.resolve(); err != nil {
 			return err
 		}
-		return rotateKey(&loc, *newKeyFile, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		s, err := loc.secret()
+		if err != nil {
+			return err
+		}
+		defer clear(s.Passphrase)
+		_, err = rotateKey(&loc, s, *newKeyFile, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		return err
 	}
 	return cmd
 }
 
-func rotateKey(loc *location, newKeyFile string, stdout, stderr io.Writer) error {
+// rotateKey rotates the master key of the store loc names, unlocked with
+// s, and returns the new key.
+func rotateKey(loc *location, s keyslot.Secret, newKeyFile string, stdout, stderr io.Writer) (*crypto.MasterKey, error) {
 	cfg, err := store.ReadConfig(loc.store)
 	if errors.Is(err, store.ErrNotExist) {
-		return usageError{err}
+		return nil, usageError{err}
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.Format < 2 || cfg.StoreID == "" {
-		return badInput("%s: store has format %d; mount it once to upgrade it first", loc.store, cfg.Format)
+		return nil, badInput("%s: store has format %d; mount it once to upgrade it first", loc.store, cfg.Format)
 	}
 	daemon := daemonClient(loc.store)
 	if daemon != nil && !mountedRotation {
-		return badInput("%s is mounted: unmount it to rotate its key (rotation through a running mount is turned off until a race it has is fixed)", loc.store)
+		return nil, badInput("%s is mounted: unmount it to rotate its key (rotation through a running mount is turned off until a race it has is fixed)", loc.store)
 	}
 	var r *store.Rotation
 	if daemon == nil {
 		if r, err = store.StartRotation(loc.store); err != nil {
-			return usageError{err}
+			return nil, usageError{err}
 		}
 		defer r.Close()
 	}
-	s, err := loc.secret()
-	if err != nil {
-		return err
-	}
-	defer clear(s.Passphrase)
 	old, next, resumed, err := rotationKeys(loc, cfg, s)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	target, err := newKeyTarget(loc, cfg, s, newKeyFile, old, next)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	replaceKey := func() error {
 		if target == "" {
@@ -110,17 +113,17 @@ func rotateKey(loc *location, newKeyFile string, stdout, stderr io.Writer) error
 	if daemon != nil {
 		var msg string
 		if rep, msg, err = rotateMounted(daemon, old, next, replaceKey, bar); err != nil {
-			return err
+			return nil, err
 		}
 		if msg != "" {
 			bucketErr = errors.New(msg)
 		}
 	} else {
 		if rep, err = rotateUnmounted(r, old, next, replaceKey, bar); err != nil {
-			return err
+			return nil, err
 		}
 		if err := r.Close(); err != nil {
-			return err
+			return nil, err
 		}
 		if cfg.Remote != "" {
 			bucketErr = rotateBucket(loc.store, next)
@@ -135,13 +138,13 @@ func rotateKey(loc *location, newKeyFile string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "sealfs: %d records opened under neither key and were left as they were (run sealfs check): first %s\n", len(rep.Damaged), rep.Damaged[0])
 	}
 	if cfg.Remote == "" {
-		return nil
+		return next, nil
 	}
 	if bucketErr != nil {
-		return fmt.Errorf("the store is rotated, but the bucket still holds the snapshots sealed under the old key (the next snapshot replaces them): %w", bucketErr)
+		return next, fmt.Errorf("the store is rotated, but the bucket still holds the snapshots sealed under the old key (the next snapshot replaces them): %w", bucketErr)
 	}
 	fmt.Fprintf(stdout, "uploaded a metadata snapshot under the new key to %s and deleted the ones under the old key\n", cfg.Remote)
-	return nil
+	return next, nil
 }
 
 // rotateUnmounted runs a rotation of the store r locks.

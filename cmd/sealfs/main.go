@@ -107,7 +107,7 @@ nothing changed; 3 mount ended with uploads still pending (the next mount resume
 	cobra.EnableCommandSorting = false
 	root.AddCommand(initCommand(), mountCommand(), lsCommand(), statusCommand(), syncCommand(),
 		remoteCommand(), keyCommand(), recoverCommand(), catCommand(), encryptionCommand(), backupCommand(),
-		scheduleCommand(), pruneCommand(), versionsCommand(), undeleteCommand(), webCommand(), checkCommand(),
+		scheduleCommand(), pruneCommand(), versionsCommand(), undeleteCommand(), shredCommand(), webCommand(), checkCommand(),
 		versionCommand(), manCommand())
 	return root
 }
