@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sealfs/sealfs/crypto"
 	"github.com/sealfs/sealfs/meta"
@@ -224,4 +228,109 @@ func shreddedRecords(t *testing.T, store string, key *crypto.MasterKey, shredded
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestShredSurvivesKill: kill -9 at random points of shred; running it
+// again (after key rotate, when the kill cut a rotation short) finishes
+// it. At the end every other file reads, no record holds a shredded DEK,
+// no shredded object is left in the bucket, and the bucket recovers whole.
+func TestShredSurvivesKill(t *testing.T) {
+	bucketDir, url := fileBucket(t)
+	store, key := remoteStore(t, url)
+	m := mountSealfs(t, withStore(store, key))
+	keep := rotationTree(t, m, 200, 0)
+	const dirs = 9
+	for d := range dirs + 1 {
+		for i := range 30 {
+			p := filepath.Join(m.Dir, fmt.Sprintf("cust%02d", d), fmt.Sprintf("s%d", i%3), fmt.Sprintf("f%02d", i))
+			mustMkdir(t, filepath.Dir(p), 0o755)
+			writeRandomFile(t, p, int64(200+i*50), uint64(1000+d*100+i))
+		}
+	}
+	syncWait(t, store, key)
+	m.Unmount(t)
+
+	start := time.Now()
+	runSealfsOK(t, "shred", "--yes", "--store", store, "--key-file", key, fmt.Sprintf("/cust%02d", dirs))
+	span := time.Since(start)
+
+	rng := newRand(23)
+	outcomes := map[string]int{}
+	for d := range dirs {
+		target := fmt.Sprintf("/cust%02d", d)
+		cmd := exec.Command(sealfsBin, "shred", "--yes", "--store", store, "--key-file", key, target)
+		cmd.Env = sealfsEnv(t)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Uint64() % uint64(span+span/4)))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+
+		for attempt := 0; ; attempt++ {
+			if attempt == 3 {
+				t.Fatalf("kill %d: shred did not finish in 3 runs", d)
+			}
+			r := runSealfs(t, nil, "shred", "--yes", "--store", store, "--key-file", key, target)
+			if r.Code == 0 {
+				outcomes["finished by a second run"]++
+				break
+			}
+			if r.Code == 2 && strings.Contains(r.Stderr, "no such file") {
+				outcomes["had finished"]++
+				break
+			}
+			if r.Code == 2 && strings.Contains(r.Stderr, "key rotate") {
+				outcomes["rotation finished by key rotate"]++
+				runSealfsOK(t, "key", "rotate", "--store", store, "--key-file", key)
+				continue
+			}
+			t.Fatalf("kill %d: shred again: exit %d\n%s%s", d, r.Code, r.Stdout, r.Stderr)
+		}
+		if out := runSealfsOK(t, "ls", "--store", store, "--key-file", key, "/").Stdout; strings.Contains(out, target[1:]) {
+			t.Fatalf("kill %d: %s is still listed:\n%s", d, target, out)
+		}
+	}
+	t.Logf("%d kills: %v", dirs, outcomes)
+
+	next, err := crypto.LoadKeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tombstones := map[string][]byte{}
+	work := filepath.Join(t.TempDir(), "meta")
+	copyDir(t, filepath.Join(store, "meta"), work)
+	ms, err := meta.Open(work, meta.Keys{AtRest: next.BadgerKey(), Values: next.MetaValueKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ms.View(func(tx *meta.Tx) error {
+		mark, err := tx.Shredding()
+		if err == nil && mark.At != 0 {
+			t.Errorf("a shred mark is left: %+v", mark)
+		}
+		return tx.EachShredded(func(id [16]byte, _ int64) bool { tombstones[hex.EncodeToString(id[:])] = nil; return true })
+	})
+	ms.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tombstones) != (dirs+1)*30 {
+		t.Errorf("%d shredded versions, want %d", len(tombstones), (dirs+1)*30)
+	}
+	shreddedRecords(t, store, next, tombstones)
+	for id := range dataObjects(t, bucketDir) {
+		if _, ok := tombstones[id]; ok {
+			t.Errorf("shredded object data/%s is still in the bucket", id)
+		}
+	}
+
+	m = mountSealfs(t, withStore(store, key))
+	checkSums(t, m.Dir, keep)
+	m.Unmount(t)
+	recovered := filepath.Join(t.TempDir(), "recovered")
+	runSealfsOK(t, "recover", "--remote", url, "--store", recovered, "--key-file", key)
+	m = mountSealfs(t, withStore(recovered, key))
+	checkSums(t, m.Dir, keep)
+	m.Unmount(t)
 }
