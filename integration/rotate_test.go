@@ -158,15 +158,7 @@ func TestKeyRotate(t *testing.T) {
 	checkSums(t, m.Dir, want)
 	m.Unmount(t)
 
-	for _, unlock := range [][]string{{"--key-file", key}, {"--passphrase-file", pass}} {
-		newStore := filepath.Join(t.TempDir(), "recovered")
-		runSealfsOK(t, append([]string{"recover", "--remote", url, "--store", newStore}, unlock...)...)
-		m = mountSealfs(t, withStore(newStore, ""), unlockWith(unlock...))
-		checkSums(t, m.Dir, want)
-		m.Unmount(t)
-	}
-	refused := filepath.Join(t.TempDir(), "r")
-	expectRefused(t, []string{"recover", "--remote", url, "--store", refused, "--key-file", oldKey}, refused, "no metadata snapshot in the bucket opens with this key")
+	recoversAfterRotation(t, url, want, key, pass, oldKey)
 
 	// What the old key still reads: the bucket as it was before.
 	b, err := remote.Open(context.Background(), "file://"+filepath.Join(aside, "bucket"), remote.Options{})
@@ -217,20 +209,7 @@ func oldOpensNothing(t *testing.T, store, bucketDir string, old, next *crypto.Ma
 		t.Fatalf("no snapshots in the bucket: %v", err)
 	}
 	for _, p := range objs {
-		body := readFile(t, p)
-		switch {
-		case strings.Contains(p, "manifest-"):
-			if _, _, _, err := old.OpenManifest(body); err == nil {
-				t.Errorf("%s opens with the old key", p)
-			}
-			if _, _, _, err := next.OpenManifest(body); err != nil {
-				t.Errorf("%s does not open with the new key: %v", p, err)
-			}
-		case strings.Contains(p, "snapshot-"):
-			if _, _, err := crypto.OpenSnapshot(old, objectBacking(body)); err == nil {
-				t.Errorf("%s opens with the old key", p)
-			}
-		}
+		sealedUnderOnly(t, p, readFile(t, p), old, next)
 	}
 	b, err := remote.Open(context.Background(), "file://"+bucketDir, remote.Options{})
 	if err != nil {
@@ -243,6 +222,44 @@ func oldOpensNothing(t *testing.T, store, bucketDir string, old, next *crypto.Ma
 	}
 	if _, _, err := snapshot.Latest(context.Background(), b, old, l); !errors.Is(err, snapshot.ErrNoSnapshot) {
 		t.Errorf("a snapshot in the bucket opens with the old key: %v", err)
+	}
+}
+
+// recoversAfterRotation recovers the bucket at url into new stores, by
+// the key file and by the passphrase, and finds want in each; the old key
+// file recovers nothing.
+func recoversAfterRotation(t *testing.T, url string, want map[string]string, key, pass, oldKey string) {
+	t.Helper()
+	for _, unlock := range [][]string{{"--key-file", key}, {"--passphrase-file", pass}} {
+		recovered := filepath.Join(t.TempDir(), "recovered")
+		runSealfsOK(t, append([]string{"recover", "--remote", url, "--store", recovered}, unlock...)...)
+		m := mountSealfs(t, withStore(recovered, ""), unlockWith(unlock...))
+		checkSums(t, m.Dir, want)
+		m.Unmount(t)
+	}
+	refused := filepath.Join(t.TempDir(), "r")
+	expectRefused(t, []string{"recover", "--remote", url, "--store", refused, "--key-file", oldKey}, refused, "no metadata snapshot in the bucket opens with this key")
+}
+
+// sealedUnderOnly checks that the snapshot or manifest named name opens
+// under the new key and not under the old.
+func sealedUnderOnly(t *testing.T, name string, body []byte, old, next *crypto.MasterKey) {
+	t.Helper()
+	switch {
+	case strings.Contains(name, "manifest-"):
+		if _, _, _, err := old.OpenManifest(body); err == nil {
+			t.Errorf("%s opens with the old key", name)
+		}
+		if _, _, _, err := next.OpenManifest(body); err != nil {
+			t.Errorf("%s does not open with the new key: %v", name, err)
+		}
+	case strings.Contains(name, "snapshot-"):
+		if _, _, err := crypto.OpenSnapshot(old, objectBacking(body)); err == nil {
+			t.Errorf("%s opens with the old key", name)
+		}
+		if _, _, err := crypto.OpenSnapshot(next, objectBacking(body)); err != nil {
+			t.Errorf("%s does not open with the new key: %v", name, err)
+		}
 	}
 }
 
