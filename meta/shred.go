@@ -1,9 +1,11 @@
 package meta
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -319,6 +321,8 @@ func (tx *Tx) shredInode(t shredTarget, retired []Retired, now time.Time) ([][16
 			return nil, err
 		}
 	}
+	slices.SortFunc(ids, func(a, b [16]byte) int { return bytes.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids) // an unsettled mark names the current version too
 	for _, id := range ids {
 		if err := tx.putJSON(shreddedKey(id), now.UnixNano()); err != nil {
 			return nil, err
