@@ -44,6 +44,8 @@ func dataObjects(t *testing.T, bucketDir string) map[string][]byte {
 func TestShred(t *testing.T) {
 	bucketDir, url := fileBucket(t)
 	store, key := remoteStore(t, url)
+	pass := secretFile(t, "the shred's passphrase")
+	runSealfsOK(t, "key", "add", "--store", store, "--unlock-key-file", key, "--passphrase", "--new-passphrase-file", pass, cheapKDF)
 	m := mountSealfs(t, withStore(store, key))
 	keep := rotationTree(t, m, 40, 0)
 	mustMkdir(t, filepath.Join(m.Dir, "cust", "sub"), 0o755)
@@ -72,6 +74,7 @@ func TestShred(t *testing.T) {
 	expectRefused(t, []string{"shred", "--store", store, "--key-file", key, "/cust"}, "", "give --yes")
 	expectRefused(t, []string{"shred", "--yes", "--store", store, "--key-file", key, "/cust", "/pub"}, "", "plain content")
 	expectRefused(t, []string{"shred", "--yes", "--store", store, "--key-file", key, "/nowhere"}, "", "no such file")
+	expectRefused(t, []string{"shred", "--yes", "--store", store, "--passphrase-file", pass, "/cust"}, "", "give --new-key-file")
 	if k, _ := crypto.LoadKeyFile(key); k.ID() != mustKeyID(t, oldKey) {
 		t.Fatal("a refused shred rotated the key")
 	}

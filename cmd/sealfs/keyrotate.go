@@ -209,10 +209,7 @@ func newKeyTarget(loc *location, cfg store.Config, s keyslot.Secret, flag string
 	if err != nil {
 		return "", usageError{err}
 	}
-	hasKeyFile := false
-	for _, sl := range f.Slots {
-		hasKeyFile = hasKeyFile || sl.Kind == keyslot.KeyFile
-	}
+	hasKeyFile := hasKeyFileSlot(f)
 	target := flag
 	switch {
 	case target == "" && s.Key != nil:
@@ -235,6 +232,15 @@ func newKeyTarget(loc *location, cfg store.Config, s keyslot.Secret, flag string
 		return "", badInput("%s holds another key (%s), not this store's: it is not overwritten", target, cur.ID())
 	}
 	return target, nil
+}
+
+func hasKeyFileSlot(f *keyslot.File) bool {
+	for _, sl := range f.Slots {
+		if sl.Kind == keyslot.KeyFile {
+			return true
+		}
+	}
+	return false
 }
 
 // rotateBucket uploads a snapshot of the rotated store, sealed under next,

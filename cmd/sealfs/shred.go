@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sealfs/sealfs/crypto"
+	"github.com/sealfs/sealfs/keyslot"
 	"github.com/sealfs/sealfs/meta"
 	"github.com/sealfs/sealfs/remote/uploader"
 	"github.com/sealfs/sealfs/store"
@@ -69,6 +70,17 @@ func shred(loc *location, paths []string, yes bool, newKeyFile string, stdin io.
 		return badInput("%s: a key rotation was cut short: run sealfs key rotate to finish it, then shred again", loc.store)
 	} else if err != nil {
 		return err
+	}
+	if s.Key == nil && newKeyFile == "" {
+		// Checked now, not when the rotation refuses it after the DEKs
+		// are gone.
+		cfg, err := store.ReadConfig(loc.store)
+		if err != nil {
+			return err
+		}
+		if f, err := keyslot.Read(loc.store, cfg.StoreID, cfg.KeyID); err == nil && hasKeyFileSlot(f) {
+			return badInput("%s has key-file slots and was unlocked with a passphrase: give --new-key-file FILE for the key the shred's rotation makes; nothing was shredded", loc.store)
+		}
 	}
 	st, err := store.Open(loc.store, key)
 	if err != nil {
